@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libhandshaked: run a TLS 1.3 handshake with GnuTLS on a connected
+ * socket, then hand the record layer to kernel TLS (kTLS).
+ *
+ * Every call returns 0 or a negative errno unless documented otherwise.
+ * The library never prints; objects keep a short error text that the
+ * caller may read back after a failure.
+ */
+#ifndef HANDSHAKED_HANDSHAKED_H
+#define HANDSHAKED_HANDSHAKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hsd_role {
+	HSD_CLIENT,
+	HSD_SERVER,
+};
+
+/* Record ciphers kTLS can take; combined as a bit mask. */
+enum hsd_cipher {
+	HSD_AES_128_GCM		= 1u << 0,
+	HSD_AES_256_GCM		= 1u << 1,
+	HSD_AES_128_CCM		= 1u << 2,
+	HSD_CHACHA20_POLY1305	= 1u << 3,
+};
+
+#define HSD_CIPHERS_ALL (HSD_AES_128_GCM | HSD_AES_256_GCM | \
+			 HSD_AES_128_CCM | HSD_CHACHA20_POLY1305)
+
+/*
+ * Positive results of hsd_handshake(): not an error, call again.
+ * HSD_AGAIN_READ and HSD_AGAIN_WRITE name what to wait for on the
+ * socket (a would-block or an interrupted call); HSD_WARNING_ALERT
+ * means the peer sent a warning alert, see hsd_session_alert().
+ */
+enum hsd_progress {
+	HSD_AGAIN_READ = 1,
+	HSD_AGAIN_WRITE,
+	HSD_WARNING_ALERT,
+};
+
+/* How a server treats client certificates. */
+enum hsd_client_auth {
+	HSD_CLIENT_AUTH_NONE,		/* never ask */
+	HSD_CLIENT_AUTH_REQUEST,	/* ask; verify one if sent */
+	HSD_CLIENT_AUTH_REQUIRE,	/* ask; fail without a valid one */
+};
+
+/*
+ * Credentials: trust anchors, revocation lists and our own certificate
+ * chain with its private key. Reference counted so that one set can
+ * serve many sessions; a session takes its own reference.
+ */
+struct hsd_creds;
+
+int hsd_creds_new(struct hsd_creds **out);
+struct hsd_creds *hsd_creds_ref(struct hsd_creds *c);
+void hsd_creds_unref(struct hsd_creds *c);
+
+/* Trust the system's CA store. */
+int hsd_creds_trust_system(struct hsd_creds *c);
+/* Trust the CAs of a PEM file. */
+int hsd_creds_trust_file(struct hsd_creds *c, const char *path);
+/* Add the CRLs of a PEM file. */
+int hsd_creds_crl_file(struct hsd_creds *c, const char *path);
+/* Our certificate chain and private key, from PEM files. */
+int hsd_creds_x509_files(struct hsd_creds *c, const char *cert_path,
+			 const char *key_path);
+/* Our certificate and private key, DER encoded (as kept in a keyring). */
+int hsd_creds_x509_der(struct hsd_creds *c,
+		       const void *cert, size_t cert_len,
+		       const void *key, size_t key_len);
+/* Whether an own certificate was set. */
+bool hsd_creds_has_x509(const struct hsd_creds *c);
+/* Text of the last failure on this object, "" if none. */
+const char *hsd_creds_error(const struct hsd_creds *c);
+
+/*
+ * Ask the running kernel which record ciphers kTLS accepts, by setting
+ * each on a throwaway loopback connection. The result is computed once
+ * and cached. Returns -ENOPROTOOPT when the kernel has no kTLS at all.
+ */
+int hsd_ktls_probe(unsigned int *ciphers);
+
+/*
+ * One TLS 1.3 handshake on a connected TCP socket. The session never
+ * closes the socket; it switches it to non-blocking mode.
+ */
+struct hsd_session;
+
+int hsd_session_new(struct hsd_session **out, int fd, enum hsd_role role,
+		    struct hsd_creds *creds);
+void hsd_session_free(struct hsd_session *s);
+
+/* Server name to send (SNI) and to verify: a DNS name or an IP address. */
+int hsd_session_set_peer_name(struct hsd_session *s, const char *name);
+/* Restrict the record ciphers (default HSD_CIPHERS_ALL). */
+int hsd_session_set_ciphers(struct hsd_session *s, unsigned int ciphers);
+/* Client: verify the server (default true). Off means anonymous trust. */
+void hsd_session_set_verify_peer(struct hsd_session *s, bool verify);
+/* Server: client certificate policy (default HSD_CLIENT_AUTH_NONE). */
+void hsd_session_set_client_auth(struct hsd_session *s,
+				 enum hsd_client_auth mode);
+/*
+ * Bound the handshake to timeout_ms from now (0: no bound). Past it,
+ * hsd_handshake() fails with -ETIMEDOUT.
+ */
+void hsd_session_set_timeout(struct hsd_session *s, unsigned int timeout_ms);
+/* Milliseconds left before the timeout, -1 without one (for poll). */
+int hsd_session_timeout_left(const struct hsd_session *s);
+
+/*
+ * Drive the handshake. Returns 0 once it is complete, a positive
+ * enum hsd_progress value to be called again, or a negative errno:
+ *   -EACCES	the peer's certificate failed verification
+ *   -ETIMEDOUT	the timeout passed
+ *   -ECONNRESET / -EPIPE  the peer went away
+ *   -EPROTO	the peer broke the protocol or sent a fatal alert
+ *   -ENOMEM, -EINVAL	as usual
+ * Called again after success it returns 0.
+ */
+int hsd_handshake(struct hsd_session *s);
+
+/* The last alert received (a GnuTLS alert number), -1 if none. */
+int hsd_session_alert(const struct hsd_session *s);
+/* Text of the last failure on this session, "" if none. */
+const char *hsd_session_error(const struct hsd_session *s);
+
+/* What was negotiated, for logging. Strings live as long as the session. */
+struct hsd_info {
+	const char *version;	/* "TLS1.3" */
+	const char *cipher;	/* "AES-256-GCM" */
+	const char *group;	/* "X25519", or "" when none */
+	bool peer_verified;	/* the peer presented a certificate that verified */
+};
+
+int hsd_session_info(const struct hsd_session *s, struct hsd_info *info);
+
+/*
+ * The peer's leaf certificate, DER encoded, or -ENOENT. The pointer
+ * lives as long as the session.
+ */
+int hsd_session_peer_cert(const struct hsd_session *s,
+			  const void **der, size_t *len);
+
+/*
+ * Move the negotiated keys into kernel TLS for both directions. Fails
+ * with -EIO if the kernel refuses them and with -EPROTO if the peer
+ * already sent application data that the kernel would never see (the
+ * session reads only whole records, so data past the handshake stays
+ * in the socket for the kernel). Every copy of key material is wiped.
+ */
+int hsd_session_ktls_install(struct hsd_session *s);
+
+/*
+ * The underlying gnutls_session_t, for callers that need more than
+ * this API offers. Returned as void * to keep GnuTLS out of this
+ * header.
+ */
+void *hsd_session_gnutls(struct hsd_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HANDSHAKED_HANDSHAKED_H */
