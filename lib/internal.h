@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Private declarations shared by the files of libhandshaked: the
+ * layout of the credential and session objects, the error text
+ * helpers and the hsd__* functions the tests reach directly.
+ */
+#ifndef HANDSHAKED_INTERNAL_H
+#define HANDSHAKED_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <linux/tls.h>
+
+#include <handshaked/handshaked.h>
+
+#define HSD_ERROR_MAX 256
+
+struct hsd_creds {
+	unsigned int refs;
+	gnutls_certificate_credentials_t cert;
+	bool has_x509;
+	char error[HSD_ERROR_MAX];
+};
+
+/* Where the session's read stands within the current TLS record. */
+struct hsd__record_pos {
+	uint8_t header[5];
+	size_t header_len;	/* header bytes already read, 0..5 */
+	size_t body_left;	/* body bytes of this record not yet read */
+};
+
+struct hsd_session {
+	gnutls_session_t tls;
+	struct hsd_creds *creds;
+	int fd;
+	enum hsd_role role;
+
+	unsigned int ciphers;
+	bool verify_peer;
+	enum hsd_client_auth client_auth;
+	char *peer_name;
+	bool has_deadline;
+	struct timespec deadline;
+
+	bool started;
+	bool done;
+	int failed;		/* the error that ended the handshake */
+	bool peer_verified;
+	int alert;
+	int io_errno;
+	struct hsd__record_pos rec;
+	char error[HSD_ERROR_MAX];
+};
+
+/* Any of the kTLS crypto_info structs this library fills. */
+union hsd__ktls_info {
+	struct tls_crypto_info info;
+	struct tls12_crypto_info_aes_gcm_128 gcm128;
+	struct tls12_crypto_info_aes_gcm_256 gcm256;
+	struct tls12_crypto_info_aes_ccm_128 ccm128;
+	struct tls12_crypto_info_chacha20_poly1305 chacha;
+};
+
+/* Keep printf-formatted text in an object's error buffer. */
+void hsd__error_set(char *buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define hsd__session_error(s, ...) hsd__error_set((s)->error, __VA_ARGS__)
+#define hsd__creds_error(c, ...) hsd__error_set((c)->error, __VA_ARGS__)
+
+/* session.c */
+int hsd__session_start(struct hsd_session *s);
+bool hsd__deadline_passed(const struct hsd_session *s);
+
+/* io.c: record-bounded transport over the session's socket. */
+void hsd__io_attach(struct hsd_session *s);
+
+/* handshake.c: a gnutls_handshake() result as a library result. */
+int hsd__handshake_result(struct hsd_session *s, int rc);
+
+/*
+ * ktls.c: fill the kTLS crypto_info for one direction (read or write)
+ * of a finished session. Sets *len to the size to hand to setsockopt.
+ * The caller wipes *info.
+ */
+int hsd__ktls_fill(struct hsd_session *s, bool read,
+		   union hsd__ktls_info *info, size_t *len);
+
+#endif /* HANDSHAKED_INTERNAL_H */
