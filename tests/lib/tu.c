@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Shared pieces of the library tests; see tu.h. Nothing here decides
+ * a test's outcome except tu_fail() on a broken setup.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+
+#include "tu.h"
+
+#ifndef TU_GEN_CERTS
+#error "TU_GEN_CERTS must name gen-certs.sh"
+#endif
+
+static char certs_dir[] = "/tmp/hsd-test-XXXXXX";
+static bool certs_made;
+
+void tu_skip(const char *why)
+{
+	printf("SKIP: %s\n", why);
+	exit(TU_SKIP);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void certs_remove(void)
+{
+	if (certs_made)
+		nftw(certs_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_certs_setup(void)
+{
+	pid_t pid;
+	int status;
+
+	tu_assert(mkdtemp(certs_dir), "mkdtemp: %s", strerror(errno));
+	certs_made = true;
+	atexit(certs_remove);
+
+	pid = fork();
+	tu_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execl("/bin/sh", "sh", TU_GEN_CERTS, certs_dir, (char *)NULL);
+		_exit(127);
+	}
+
+	tu_assert(waitpid(pid, &status, 0) == pid, "waitpid failed");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		tu_skip("cannot run gen-certs.sh (is certtool from gnutls-bin installed?)");
+	tu_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "gen-certs.sh failed");
+}
+
+const char *tu_file(const char *name)
+{
+	static char paths[8][256];
+	static unsigned int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", certs_dir, name);
+	return p;
+}
+
+struct hsd_creds *tu_creds(const char *ca, const char *cert,
+			   const char *key, const char *crl)
+{
+	struct hsd_creds *c;
+	int rc;
+
+	tu_assert(hsd_creds_new(&c) == 0, "hsd_creds_new failed");
+
+	if (ca) {
+		rc = hsd_creds_trust_file(c, tu_file(ca));
+		tu_assert(rc == 0, "trust %s: %s", ca, hsd_creds_error(c));
+	}
+	if (cert) {
+		rc = hsd_creds_x509_files(c, tu_file(cert), tu_file(key));
+		tu_assert(rc == 0, "cert %s: %s", cert, hsd_creds_error(c));
+	}
+	if (crl) {
+		rc = hsd_creds_crl_file(c, tu_file(crl));
+		tu_assert(rc == 0, "crl %s: %s", crl, hsd_creds_error(c));
+	}
+	return c;
+}
+
+void tu_tcp_pair(int fds[2])
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int lfd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	tu_assert(lfd >= 0, "socket: %s", strerror(errno));
+	tu_assert(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		  listen(lfd, 1) == 0 &&
+		  getsockname(lfd, (struct sockaddr *)&sin, &len) == 0,
+		  "listen on 127.0.0.1: %s", strerror(errno));
+
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	tu_assert(fds[0] >= 0, "socket: %s", strerror(errno));
+	tu_assert(connect(fds[0], (struct sockaddr *)&sin, sizeof(sin)) == 0,
+		  "connect: %s", strerror(errno));
+
+	fds[1] = accept(lfd, NULL, NULL);
+	tu_assert(fds[1] >= 0, "accept: %s", strerror(errno));
+	close(lfd);
+}
+
+struct hsd_session *tu_session(int fd, enum hsd_role role,
+			       struct hsd_creds *creds)
+{
+	struct hsd_session *s;
+	int rc;
+
+	rc = hsd_session_new(&s, fd, role, creds);
+	tu_assert(rc == 0, "hsd_session_new: %s", strerror(-rc));
+	hsd_session_set_timeout(s, TU_TIMEOUT_MS);
+	return s;
+}
+
+/* One step; on progress, *events is what to poll for. */
+static int step(struct hsd_session *s, short *events)
+{
+	int rc;
+
+	do
+		rc = hsd_handshake(s);
+	while (rc == HSD_WARNING_ALERT);
+
+	if (rc > 0)
+		*events = rc == HSD_AGAIN_WRITE ? POLLOUT : POLLIN;
+	return rc;
+}
+
+int tu_run(struct hsd_session *s, int fd)
+{
+	struct pollfd pfd = { .fd = fd };
+	int rc;
+
+	while ((rc = step(s, &pfd.events)) > 0)
+		poll(&pfd, 1, hsd_session_timeout_left(s));
+	return rc;
+}
+
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
+		 int fdb, int *ra, int *rb)
+{
+	struct hsd_session *s[2] = { a, b };
+	int fd[2] = { fda, fdb }, rc[2] = { 1, 1 };
+	struct pollfd pfd[2];
+	int i, n, timeout;
+
+	for (;;) {
+		n = 0;
+		timeout = -1;
+		for (i = 0; i < 2; i++) {
+			if (rc[i] <= 0)
+				continue;
+			pfd[n].fd = fd[i];
+			rc[i] = step(s[i], &pfd[n].events);
+			if (rc[i] < 0)	/* let the other side see the end */
+				shutdown(fd[i], SHUT_WR);
+			if (rc[i] <= 0)
+				continue;
+			timeout = min_timeout(timeout,
+					      hsd_session_timeout_left(s[i]));
+			n++;
+		}
+		if (n == 0)
+			break;
+		poll(pfd, n, timeout);
+	}
+
+	*ra = rc[0];
+	*rb = rc[1];
+}
+
+static void peer_setup_creds(struct tu_peer *p)
+{
+	int rc;
+
+	tu_assert(gnutls_certificate_allocate_credentials(&p->cred) == 0,
+		  "peer credentials");
+
+	rc = gnutls_certificate_set_x509_trust_file(p->cred, tu_file("ca.pem"),
+						    GNUTLS_X509_FMT_PEM);
+	tu_assert(rc > 0, "peer trust: %s", gnutls_strerror(rc));
+
+	if (p->server)
+		rc = gnutls_certificate_set_x509_key_file(p->cred,
+				tu_file("server.pem"), tu_file("server-key.pem"),
+				GNUTLS_X509_FMT_PEM);
+	else if (p->client_cert)
+		rc = gnutls_certificate_set_x509_key_file(p->cred,
+				tu_file("client.pem"), tu_file("client-key.pem"),
+				GNUTLS_X509_FMT_PEM);
+	tu_assert(rc >= 0, "peer key: %s", gnutls_strerror(rc));
+}
+
+static void *peer_main(void *arg)
+{
+	struct tu_peer *p = arg;
+	int rc;
+
+	do
+		rc = gnutls_handshake(p->tls);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+
+	p->handshake_rc = rc;
+	if (rc == 0 && p->after)
+		p->after_rc = p->after(p);
+	return NULL;
+}
+
+void tu_peer_start(struct tu_peer *p)
+{
+	unsigned int flags = p->flags;
+	int rc;
+
+	peer_setup_creds(p);
+
+	flags |= p->server ? GNUTLS_SERVER : GNUTLS_CLIENT;
+	tu_assert(gnutls_init(&p->tls, flags) == 0, "peer gnutls_init");
+
+	rc = gnutls_priority_set_direct(p->tls, p->priority, NULL);
+	tu_assert(rc == 0, "peer priority '%s': %s", p->priority,
+		  gnutls_strerror(rc));
+	gnutls_credentials_set(p->tls, GNUTLS_CRD_CERTIFICATE, p->cred);
+
+	if (!p->server && p->name) {
+		gnutls_server_name_set(p->tls, GNUTLS_NAME_DNS, p->name,
+				       strlen(p->name));
+		gnutls_session_set_verify_cert(p->tls, p->name, 0);
+	}
+
+	gnutls_transport_set_int(p->tls, p->fd);
+	gnutls_handshake_set_timeout(p->tls, TU_TIMEOUT_MS);
+	tu_assert(pthread_create(&p->thread, NULL, peer_main, p) == 0,
+		  "pthread_create");
+}
+
+void tu_peer_join(struct tu_peer *p)
+{
+	pthread_join(p->thread, NULL);
+	gnutls_deinit(p->tls);
+	gnutls_certificate_free_credentials(p->cred);
+}
+
+static const struct {
+	unsigned int bit;
+	const char *priority;
+	const char *name;
+} ciphers[] = {
+	{ HSD_AES_128_GCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM", "AES-128-GCM" },
+	{ HSD_AES_256_GCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM", "AES-256-GCM" },
+	{ HSD_AES_128_CCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM", "AES-128-CCM" },
+	{ HSD_CHACHA20_POLY1305, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305", "CHACHA20-POLY1305" },
+};
+
+const char *tu_peer_priority(unsigned int cipher)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+		if (ciphers[i].bit == cipher)
+			return ciphers[i].priority;
+	tu_fail("no priority for cipher mask %#x", cipher);
+}
+
+const char *tu_cipher_name(unsigned int cipher)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
+		if (ciphers[i].bit == cipher)
+			return ciphers[i].name;
+	tu_fail("no name for cipher mask %#x", cipher);
+}
+
+/* The parts of a kTLS crypto_info, read back independently of lib/. */
+struct keys {
+	gnutls_cipher_algorithm_t alg;
+	gnutls_datum_t key;
+	uint8_t iv[12];		/* salt followed by the explicit part */
+	const uint8_t *seq;
+};
+
+#define KEYS(a, st, has_salt) do {					\
+	k->alg = a;							\
+	k->key.data = (void *)(st)->key;				\
+	k->key.size = sizeof((st)->key);				\
+	memcpy(k->iv, (st)->salt, has_salt ? 4 : 0);			\
+	memcpy(k->iv + (has_salt ? 4 : 0), (st)->iv,			\
+	       sizeof((st)->iv));					\
+	k->seq = (st)->rec_seq;						\
+} while (0)
+
+static void keys_get(const union hsd__ktls_info *info, struct keys *k)
+{
+	tu_assert(info->info.version == TLS_1_3_VERSION,
+		  "crypto_info version %#x", info->info.version);
+
+	switch (info->info.cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		KEYS(GNUTLS_CIPHER_AES_128_GCM, &info->gcm128, true);
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		KEYS(GNUTLS_CIPHER_AES_256_GCM, &info->gcm256, true);
+		break;
+	case TLS_CIPHER_AES_CCM_128:
+		KEYS(GNUTLS_CIPHER_AES_128_CCM, &info->ccm128, true);
+		break;
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		KEYS(GNUTLS_CIPHER_CHACHA20_POLY1305, &info->chacha, false);
+		break;
+	default:
+		tu_fail("unknown cipher_type %u", info->info.cipher_type);
+	}
+}
+
+uint64_t tu_info_seq(const union hsd__ktls_info *info)
+{
+	struct keys k;
+	uint64_t seq = 0;
+	int i;
+
+	keys_get(info, &k);
+	for (i = 0; i < 8; i++)
+		seq = seq << 8 | k.seq[i];
+	return seq;
+}
+
+/* RFC 8446 section 5.3: the padded sequence number XOR the IV. */
+static void nonce_make(const struct keys *k, uint64_t seq, uint8_t *nonce)
+{
+	int i;
+
+	memcpy(nonce, k->iv, 12);
+	for (i = 0; i < 8; i++)
+		nonce[11 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+static gnutls_aead_cipher_hd_t aead_open(const struct keys *k)
+{
+	gnutls_aead_cipher_hd_t h;
+	int rc;
+
+	rc = gnutls_aead_cipher_init(&h, k->alg, &k->key);
+	tu_assert(rc == 0, "aead init: %s", gnutls_strerror(rc));
+	return h;
+}
+
+int tu_record_decrypt(const union hsd__ktls_info *info, uint64_t seq,
+		      const uint8_t *rec, size_t rec_len,
+		      uint8_t *out, size_t *out_len)
+{
+	gnutls_aead_cipher_hd_t h;
+	uint8_t nonce[12];
+	struct keys k;
+	int rc;
+
+	keys_get(info, &k);
+	nonce_make(&k, seq, nonce);
+	h = aead_open(&k);
+
+	/* RFC 8446 section 5.2: the additional data is the header. */
+	rc = gnutls_aead_cipher_decrypt(h, nonce, sizeof(nonce), rec, 5, 16,
+					rec + 5, rec_len - 5, out, out_len);
+	gnutls_aead_cipher_deinit(h);
+	if (rc < 0)
+		return -1;
+
+	/* Strip the zero padding; the last non-zero byte is the type. */
+	while (*out_len > 0 && out[*out_len - 1] == 0)
+		(*out_len)--;
+	if (*out_len == 0)
+		return -1;
+	(*out_len)--;
+	return out[*out_len];
+}
+
+size_t tu_record_encrypt(const union hsd__ktls_info *info, uint64_t seq,
+			 const void *data, size_t len, uint8_t *rec)
+{
+	gnutls_aead_cipher_hd_t h;
+	uint8_t nonce[12], inner[1024];
+	size_t out_len = len + 1 + 16;
+	struct keys k;
+	int rc;
+
+	tu_assert(len < sizeof(inner), "record too long");
+	memcpy(inner, data, len);
+	inner[len] = 23;	/* application_data */
+
+	rec[0] = 23;
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = (uint8_t)(out_len >> 8);
+	rec[4] = (uint8_t)out_len;
+
+	keys_get(info, &k);
+	nonce_make(&k, seq, nonce);
+	h = aead_open(&k);
+	rc = gnutls_aead_cipher_encrypt(h, nonce, sizeof(nonce), rec, 5, 16,
+					inner, len + 1, rec + 5, &out_len);
+	gnutls_aead_cipher_deinit(h);
+	tu_assert(rc == 0, "encrypt: %s", gnutls_strerror(rc));
+	return 5 + out_len;
+}
+
+void tu_read_full(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		tu_assert(poll(&pfd, 1, TU_TIMEOUT_MS) == 1,
+			  "no data within %d ms", TU_TIMEOUT_MS);
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		tu_assert(n > 0, "recv: %s", n ? strerror(errno) : "EOF");
+		p += n;
+		len -= (size_t)n;
+	}
+}
