@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Read the configuration file in tlshd's format with libinih. We feed
+ * inih line by line through our own reader so that every refusal can
+ * name the file, the line and the offending section or key.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "log.h"
+
+enum conf_type {
+	CONF_INT,
+	CONF_STR,
+};
+
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+};
+
+#define CLIENT(f) offsetof(struct hd_config, client.f)
+#define SERVER(f) offsetof(struct hd_config, server.f)
+
+/* Everything tlshd.conf(5) documents, plus tlshd's hidden delay_done. */
+static const struct conf_key conf_keys[] = {
+	{ "debug", "loglevel", CONF_INT, offsetof(struct hd_config, loglevel) },
+	{ "debug", "tls", CONF_INT, offsetof(struct hd_config, tls_debug) },
+	{ "debug", "nl", CONF_INT, offsetof(struct hd_config, nl_debug) },
+	{ "debug", "delay_done", CONF_INT,
+	  offsetof(struct hd_config, delay_done) },
+	{ "authenticate", "keyrings", CONF_STR,
+	  offsetof(struct hd_config, keyrings) },
+	{ "authenticate.client", "x509.truststore", CONF_STR,
+	  CLIENT(truststore) },
+	{ "authenticate.client", "x509.crl", CONF_STR, CLIENT(crl) },
+	{ "authenticate.client", "x509.certificate", CONF_STR,
+	  CLIENT(certificate) },
+	{ "authenticate.client", "x509.private_key", CONF_STR,
+	  CLIENT(private_key) },
+	{ "authenticate.client", "x509.pq.certificate", CONF_STR,
+	  CLIENT(pq_certificate) },
+	{ "authenticate.client", "x509.pq.private_key", CONF_STR,
+	  CLIENT(pq_private_key) },
+	{ "authenticate.server", "x509.truststore", CONF_STR,
+	  SERVER(truststore) },
+	{ "authenticate.server", "x509.crl", CONF_STR, SERVER(crl) },
+	{ "authenticate.server", "x509.certificate", CONF_STR,
+	  SERVER(certificate) },
+	{ "authenticate.server", "x509.private_key", CONF_STR,
+	  SERVER(private_key) },
+	{ "authenticate.server", "x509.pq.certificate", CONF_STR,
+	  SERVER(pq_certificate) },
+	{ "authenticate.server", "x509.pq.private_key", CONF_STR,
+	  SERVER(pq_private_key) },
+};
+
+#define N_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+struct conf_parse {
+	struct hd_config *cfg;
+	const char *path;
+	FILE *file;
+	int line;		/* number of the line inih is working on */
+	int err;		/* first failure, negative errno */
+	char *msg;
+	size_t msglen;
+};
+
+static bool conf_section_known(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		if (strlen(conf_keys[i].section) == len &&
+		    !strncmp(conf_keys[i].section, name, len))
+			return true;
+	}
+	return false;
+}
+
+static const struct conf_key *conf_key_find(const char *section,
+					     const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		if (!strcmp(conf_keys[i].section, section) &&
+		    !strcmp(conf_keys[i].name, name))
+			return &conf_keys[i];
+	}
+	return NULL;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+conf_fail(struct conf_parse *p, int err, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (p->err)
+		return;
+	p->err = err;
+
+	snprintf(p->msg, p->msglen, "%s:%d: ", p->path, p->line);
+	used = strlen(p->msg);
+
+	va_start(ap, fmt);
+	vsnprintf(p->msg + used, p->msglen - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * inih ignores section headers until a key follows; check them here,
+ * where every line passes, so an empty misspelt section is refused too.
+ */
+static void conf_check_section(struct conf_parse *p, const char *line)
+{
+	const char *start, *end;
+
+	start = line + strspn(line, " \t");
+	if (*start != '[')
+		return;
+
+	start++;
+	end = strchr(start, ']');
+	if (!end)
+		return;		/* inih reports the syntax error */
+
+	if (!conf_section_known(start, end - start)) {
+		conf_fail(p, -EINVAL, "unknown section '%.*s'",
+			  (int)(end - start), start);
+	}
+}
+
+static char *conf_reader(char *buf, int size, void *stream)
+{
+	struct conf_parse *p = stream;
+	size_t len;
+
+	if (p->err || !fgets(buf, size, p->file))
+		return NULL;
+
+	p->line++;
+	len = strlen(buf);
+	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(p->file)) {
+		conf_fail(p, -E2BIG, "line longer than %d characters",
+			  size - 2);
+		return NULL;
+	}
+
+	conf_check_section(p, buf);
+	return p->err ? NULL : buf;
+}
+
+static int conf_parse_int(const char *value, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	end += strspn(end, " \t");
+	if (errno || end == value || *end || v < 0 || v > 1000)
+		return -EINVAL;
+
+	*out = (int)v;
+	return 0;
+}
+
+static int conf_set(struct conf_parse *p, const struct conf_key *k,
+		    const char *value)
+{
+	void *field = (char *)p->cfg + k->offset;
+	char **str = field;
+	char *copy;
+
+	if (k->type == CONF_INT) {
+		/* tlshd reads a bad number as 0; say so but carry on */
+		if (conf_parse_int(value, field) < 0) {
+			log_warn("%s:%d: value '%s' of '%s' is not a number, using 0",
+				 p->path, p->line, value, k->name);
+			*(int *)field = 0;
+		}
+		return 0;
+	}
+
+	copy = strdup(value);
+	if (!copy)
+		return -ENOMEM;
+	free(*str);
+	*str = copy;
+	return 0;
+}
+
+static int conf_handler(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct conf_parse *p = user;
+	const struct conf_key *k;
+	int ret;
+
+	if (p->err)
+		return 0;
+
+	if (!*section) {
+		conf_fail(p, -EINVAL, "key '%s' outside any section", name);
+		return 0;
+	}
+
+	k = conf_key_find(section, name);
+	if (!k) {
+		conf_fail(p, -EINVAL, "unknown key '%s' in section '%s'",
+			  name, section);
+		return 0;
+	}
+
+	ret = conf_set(p, k, value);
+	if (ret < 0) {
+		conf_fail(p, ret, "no memory for key '%s'", name);
+		return 0;
+	}
+	return 1;
+}
+
+static void conf_auth_free(struct hd_auth_conf *a)
+{
+	free(a->truststore);
+	free(a->crl);
+	free(a->certificate);
+	free(a->private_key);
+	free(a->pq_certificate);
+	free(a->pq_private_key);
+}
+
+void hd_config_free(struct hd_config *cfg)
+{
+	conf_auth_free(&cfg->client);
+	conf_auth_free(&cfg->server);
+	free(cfg->keyrings);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int conf_open(struct conf_parse *p, bool must_exist)
+{
+	int err;
+
+	p->file = fopen(p->path, "re");
+	if (p->file)
+		return 0;
+
+	err = -errno;
+	if (err == -ENOENT && !must_exist)
+		return 1;
+
+	snprintf(p->msg, p->msglen, "Failed to open config file '%s': %s",
+		 p->path, strerror(-err));
+	return err;
+}
+
+int hd_config_load(struct hd_config *cfg, const char *path, bool must_exist,
+		   char *err, size_t errlen)
+{
+	struct conf_parse p = {
+		.cfg = cfg, .path = path, .msg = err, .msglen = errlen,
+	};
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err[0] = '\0';
+
+	ret = conf_open(&p, must_exist);
+	if (ret)
+		return ret < 0 ? ret : 0;
+
+	ret = ini_parse_stream(conf_reader, &p, conf_handler, &p);
+	fclose(p.file);
+
+	if (!p.err && ret) {
+		/* inih's own complaint: no '=' or an unclosed '[' */
+		p.err = -EINVAL;
+		snprintf(err, errlen, "%s:%d: syntax error", path,
+			 ret > 0 ? ret : p.line);
+	}
+	if (p.err) {
+		hd_config_free(cfg);
+		return p.err;
+	}
+	return 0;
+}

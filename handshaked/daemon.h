@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * State shared by the event loop and the requests it drives: the
+ * netlink sockets, the epoll set, configuration and credentials.
+ */
+#ifndef HANDSHAKED_DAEMON_H
+#define HANDSHAKED_DAEMON_H
+
+#include "conf.h"
+#include "creds.h"
+#include "netlink.h"
+
+/* What an epoll event points at. */
+enum hd_watch_kind {
+	HD_WATCH_NETLINK,
+	HD_WATCH_SIGNAL,
+	HD_WATCH_REQUEST,
+};
+
+struct hd_watch {
+	enum hd_watch_kind kind;
+};
+
+struct hd_request;
+
+struct hd_daemon {
+	struct hd_nl *nl;
+	int epfd;
+	struct hd_config cfg;
+	struct hd_creds_set creds;
+	unsigned int ciphers;		/* what kTLS here accepts */
+	struct hd_request *requests;	/* in flight */
+	unsigned int n_requests;
+};
+
+#endif /* HANDSHAKED_DAEMON_H */

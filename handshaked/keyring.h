@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Kernel keyrings: link the keyrings that hold handshake credentials
+ * into our session keyring, read keys by serial, and record a peer's
+ * verified certificate as a key.
+ */
+#ifndef HANDSHAKED_KEYRING_H
+#define HANDSHAKED_KEYRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Link .nvme, .nfs, .nfsd and the "a;b;c" list (names or serials). */
+void hd_keyring_link_config(const char *list);
+
+/* Link a request's keyring for as long as some request needs it. */
+int hd_keyring_hold(int32_t keyring);
+void hd_keyring_release(int32_t keyring);
+
+/*
+ * Read a key's payload into a fresh buffer. The caller must release
+ * it with hd_keyring_free(), which wipes it first.
+ */
+int hd_keyring_read(int32_t serial, void **data, size_t *len);
+void hd_keyring_free(void *data, size_t len);
+
+/*
+ * Add a DER certificate as an "asymmetric" key to the user keyring.
+ * Returns its serial (> 0) or a negative errno.
+ */
+int32_t hd_keyring_add_cert(const void *der, size_t len, const char *desc);
+
+#endif /* HANDSHAKED_KEYRING_H */

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * handshaked: serve the kernel's TLS handshake requests. Options and
+ * start-up, signals, and the single-threaded epoll loop that waits on
+ * netlink, signals, request sockets and request deadlines.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#if HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+#if HAVE_CAPNG
+#include <cap-ng.h>
+#endif
+
+#include <handshaked/handshaked.h>
+
+#include "daemon.h"
+#include "keyring.h"
+#include "log.h"
+#include "request.h"
+
+struct options {
+	const char *config;
+	bool must_exist;	/* -c given: a missing file is an error */
+	bool to_stderr;
+};
+
+struct loop {
+	struct hd_watch nl_watch;
+	struct hd_watch sig_watch;
+	int sigfd;
+	bool stop;
+	bool reload;
+};
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-c FILE] [-s] [-v] [-h]\n"
+		"  -c, --config FILE  configuration file (default %s)\n"
+		"  -s, --stderr       log to stderr as well as syslog\n"
+		"  -v, --version      print the version and exit\n"
+		"  -h, --help         print this help and exit\n",
+		prog, HD_CONFIG_DEFAULT_PATH);
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "stderr",	no_argument,		NULL, 's' },
+		{ "version",	no_argument,		NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->config = HD_CONFIG_DEFAULT_PATH;
+	while ((c = getopt_long(argc, argv, "c:hsv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			o->must_exist = true;
+			break;
+		case 's':
+			o->to_stderr = true;
+			break;
+		case 'v':
+			printf("handshaked %s\n", PACKAGE_VERSION);
+			return EXIT_SUCCESS;
+		case 'h':
+			usage(stdout, argv[0]);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr, argv[0]);
+			return EXIT_FAILURE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr, argv[0]);
+		return EXIT_FAILURE;
+	}
+	return -1;
+}
+
+static void gnutls_log(int level, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len && text[len - 1] == '\n')
+		len--;
+	log_debug("gnutls[%d]: %.*s", level, (int)len, text);
+}
+
+static void apply_debug(const struct hd_config *cfg)
+{
+	hd_log_set_debug(cfg->loglevel);
+	gnutls_global_set_log_function(gnutls_log);
+	gnutls_global_set_log_level(cfg->tls_debug);
+	if (cfg->delay_done)
+		log_notice("Ignoring [debug] delay_done: not supported");
+	if (cfg->client.pq_certificate || cfg->server.pq_certificate)
+		log_notice("Ignoring x509.pq.certificate: not supported yet");
+}
+
+/* Read the configuration and build credentials from it. */
+static int load_config(const struct options *o, struct hd_config *cfg,
+		       struct hd_creds_set *creds)
+{
+	char err[512];
+	int ret;
+
+	ret = hd_config_load(cfg, o->config, o->must_exist, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+
+	ret = hd_creds_build(creds, cfg, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		hd_config_free(cfg);
+	}
+	return ret;
+}
+
+/* SIGHUP: a new configuration replaces the old one only whole. */
+static void reload(struct hd_daemon *d, const struct options *o)
+{
+	struct hd_creds_set creds;
+	struct hd_config cfg;
+
+	if (load_config(o, &cfg, &creds) < 0) {
+		log_err("Failed to reload config file '%s': keeping the old one",
+			o->config);
+		return;
+	}
+
+	/* Requests in flight keep their own references. */
+	hd_creds_release(&d->creds);
+	hd_config_free(&d->cfg);
+	d->creds = creds;
+	d->cfg = cfg;
+
+	apply_debug(&d->cfg);
+	hd_keyring_link_config(d->cfg.keyrings);
+	log_notice("Reloaded config file '%s'", o->config);
+}
+
+static int setup_signals(struct loop *l)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+
+	/* A peer that vanishes must not kill us on write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	l->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return l->sigfd < 0 ? -errno : 0;
+}
+
+static int watch_add(int epfd, int fd, struct hd_watch *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int setup_loop(struct hd_daemon *d, struct loop *l)
+{
+	int ret;
+
+	l->nl_watch.kind = HD_WATCH_NETLINK;
+	l->sig_watch.kind = HD_WATCH_SIGNAL;
+
+	ret = setup_signals(l);
+	if (ret < 0)
+		return ret;
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+
+	ret = watch_add(d->epfd, hd_nl_event_fd(d->nl), &l->nl_watch);
+	if (ret < 0)
+		return ret;
+	return watch_add(d->epfd, l->sigfd, &l->sig_watch);
+}
+
+static void drop_capabilities(void)
+{
+#if HAVE_CAPNG
+	/* ACCEPT needs CAP_NET_ADMIN; nothing else is needed from here. */
+	capng_get_caps_process();
+	if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN)) {
+		log_warn("Failed to keep capability 'CAP_NET_ADMIN': not held, ignoring");
+		return;
+	}
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+		     CAP_NET_ADMIN);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+		log_warn("Failed to drop capabilities 'all but CAP_NET_ADMIN': capng_apply failed, ignoring");
+#endif
+}
+
+static void notify(const char *state)
+{
+#if HAVE_SYSTEMD
+	sd_notify(0, state);
+#endif
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
+			l->reload = true;
+		else
+			l->stop = true;
+	}
+}
+
+static void dispatch(struct hd_daemon *d, struct loop *l,
+		     struct epoll_event *ev)
+{
+	struct hd_watch *w = ev->data.ptr;
+
+	switch (w->kind) {
+	case HD_WATCH_NETLINK:
+		hd_nl_drain(d->nl);
+		hd_requests_accept(d);
+		break;
+	case HD_WATCH_SIGNAL:
+		on_signal(l);
+		break;
+	case HD_WATCH_REQUEST:
+		hd_request_event(d, w, ev->events);
+		break;
+	}
+}
+
+static int run(struct hd_daemon *d, struct loop *l, const struct options *o)
+{
+	struct epoll_event evs[32];
+	int i, n;
+
+	/* Requests queued before we joined got their READY already. */
+	hd_requests_accept(d);
+
+	while (!l->stop) {
+		n = epoll_wait(d->epfd, evs, 32, hd_requests_next_timeout(d));
+		if (n < 0 && errno != EINTR)
+			return -errno;
+
+		for (i = 0; i < n; i++)
+			dispatch(d, l, &evs[i]);
+		hd_requests_expire(d);
+
+		if (l->reload)
+			reload(d, o);
+		l->reload = false;
+	}
+	return 0;
+}
+
+static int start(struct hd_daemon *d, const struct options *o)
+{
+	int ret;
+
+	ret = load_config(o, &d->cfg, &d->creds);
+	if (ret < 0)
+		return ret;
+	apply_debug(&d->cfg);
+
+	ret = hsd_ktls_probe(&d->ciphers);
+	if (ret < 0) {
+		log_err("Failed to probe kernel TLS 'tls': %s (is the tls module loaded?)",
+			strerror(-ret));
+		return ret;
+	}
+	log_debug("Kernel TLS takes cipher mask 0x%x", d->ciphers);
+
+	hd_keyring_link_config(d->cfg.keyrings);
+
+	ret = hd_nl_open(&d->nl, d->cfg.nl_debug);
+	if (ret < 0)
+		log_err("Failed to join netlink group '%s': %s",
+			HSD_NL_FAMILY "/" HSD_NL_GROUP, strerror(-ret));
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct hd_daemon d = { .epfd = -1 };
+	struct options o = { 0 };
+	struct loop l = { .sigfd = -1 };
+	int ret;
+
+	ret = parse_options(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
+
+	hd_log_open("handshaked", o.to_stderr);
+	ret = start(&d, &o);
+	if (ret < 0)
+		goto stop;
+
+	ret = setup_loop(&d, &l);
+	if (ret < 0) {
+		log_err("Failed to set up event loop 'epoll': %s",
+			strerror(-ret));
+		goto stop;
+	}
+
+	drop_capabilities();
+	notify("READY=1");
+	log_notice("handshaked %s started", PACKAGE_VERSION);
+
+	ret = run(&d, &l, &o);
+	if (ret < 0)
+		log_err("Failed to wait for events 'epoll': %s", strerror(-ret));
+
+	notify("STOPPING=1");
+	hd_requests_abort(&d);
+	log_notice("handshaked %s stopped", PACKAGE_VERSION);
+stop:
+	if (l.sigfd >= 0)
+		close(l.sigfd);
+	if (d.epfd >= 0)
+		close(d.epfd);
+	hd_nl_close(d.nl);
+	hd_creds_release(&d.creds);
+	hd_config_free(&d.cfg);
+	hd_log_close();
+	return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One kernel handshake request at a time per socket, many sockets at
+ * once: each request owns the socket fd the kernel installed in us,
+ * is driven by epoll readiness and a deadline, and ends in exactly one
+ * DONE followed by close().
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <handshaked/handshaked.h>
+
+#include "keyring.h"
+#include "log.h"
+#include "request.h"
+#include "status.h"
+
+/*
+ * The kernel reads only whether a peer id is present (knfsd marks the
+ * transport peer-authenticated on any non-zero id). Like tlshd, a
+ * server reports this stand-in for a client certificate that verified.
+ */
+#define HD_PEERID_VERIFIED	0xffffffffu
+
+struct hd_request {
+	struct hd_watch watch;
+	struct hd_request *next;
+	struct hd_daemon *d;
+	struct hd_accept acc;
+	enum hsd_role role;
+	struct hsd_session *session;
+	struct hsd_creds *creds;
+	uint64_t start_ms;
+	uint64_t deadline_ms;
+	uint32_t events;		/* what epoll waits for now */
+	bool keyring_held;
+	uint32_t remote_ids[1];
+	unsigned int n_remote_ids;
+	char addr[INET6_ADDRSTRLEN + 16];
+	char reason[256];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *auth_name(uint32_t mode)
+{
+	switch (mode) {
+	case HSD_NL_AUTH_UNAUTH:	return "anon";
+	case HSD_NL_AUTH_PSK:		return "psk";
+	case HSD_NL_AUTH_X509:		return "x509";
+	default:			return "unknown";
+	}
+}
+
+static void request_set_reason(struct hd_request *r, const char *text)
+{
+	if (!r->reason[0])
+		snprintf(r->reason, sizeof(r->reason), "%s", text);
+}
+
+/* "192.0.2.1:2049" or "[2001:db8::1]:2049" */
+static void request_peer_addr(struct hd_request *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	snprintf(r->addr, sizeof(r->addr), "?");
+	if (getpeername(r->acc.sockfd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host),
+			port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
+		return;
+
+	if (ss.ss_family == AF_INET6)
+		snprintf(r->addr, sizeof(r->addr), "[%s]:%s", host, port);
+	else
+		snprintf(r->addr, sizeof(r->addr), "%s:%s", host, port);
+}
+
+/* The numeric host part of r->addr, for verifying without a peername. */
+static void request_addr_host(const struct hd_request *r, char *buf,
+			      size_t len)
+{
+	const char *s = r->addr;
+	size_t n;
+
+	if (*s == '[') {
+		s++;
+		n = strcspn(s, "]");
+	} else {
+		n = strcspn(s, ":");
+	}
+	snprintf(buf, len, "%.*s", (int)n, s);
+}
+
+static void request_log(const struct hd_request *r, int err)
+{
+	const char *peer = r->acc.peername[0] ? r->acc.peername : "-";
+	unsigned int ms = (unsigned int)(now_ms() - r->start_ms);
+	struct hsd_info info = { 0 };
+
+	if (err) {
+		log_info("Handshake %s %s peer '%s' at %s: %s (%s), %u ms",
+			 r->role == HSD_CLIENT ? "client" : "server",
+			 auth_name(r->acc.auth_mode), peer, r->addr,
+			 hd_errno_name(err), r->reason, ms);
+		return;
+	}
+
+	hsd_session_info(r->session, &info);
+	log_info("Handshake %s %s peer '%s' at %s: ok, %s %s %s%s, %u ms",
+		 r->role == HSD_CLIENT ? "client" : "server",
+		 auth_name(r->acc.auth_mode), peer, r->addr,
+		 info.version ? info.version : "?",
+		 info.group && info.group[0] ? info.group : "-",
+		 info.cipher ? info.cipher : "?",
+		 r->n_remote_ids ? ", peer authenticated" : "", ms);
+}
+
+static void request_unlink(struct hd_daemon *d, struct hd_request *r)
+{
+	struct hd_request **p;
+
+	for (p = &d->requests; *p; p = &(*p)->next) {
+		if (*p == r) {
+			*p = r->next;
+			d->n_requests--;
+			return;
+		}
+	}
+}
+
+/* Report err (0 or negative errno), then let go of everything. */
+static void request_finish(struct hd_request *r, int err)
+{
+	struct hd_daemon *d = r->d;
+	unsigned int status = hd_done_status(err);
+	int ret;
+
+	ret = hd_nl_done(d->nl, r->acc.sockfd, status, r->remote_ids,
+			 r->n_remote_ids);
+	if (ret < 0)
+		/* usual when the consumer cancelled and the fd is gone */
+		log_debug("Failed to report result of handshake with '%s': %s",
+			  r->addr, strerror(-ret));
+
+	request_log(r, status ? -(int)status : 0);
+	if (err && status != (unsigned int)-err)
+		log_debug("Reported %s for %s", hd_errno_name(status),
+			  hd_errno_name(err));
+
+	if (r->events)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->acc.sockfd, NULL);
+	close(r->acc.sockfd);
+
+	if (r->keyring_held)
+		hd_keyring_release(r->acc.keyring);
+	hsd_session_free(r->session);
+	if (r->creds)
+		hsd_creds_unref(r->creds);
+	request_unlink(d, r);
+	free(r);
+}
+
+/* A client reports the server's verified certificate as a key. */
+static void request_remote_auth(struct hd_request *r)
+{
+	char desc[sizeof(r->acc.peername) + 16];
+	struct hsd_info info = { 0 };
+	const void *der;
+	size_t len;
+	int32_t serial;
+
+	if (hsd_session_info(r->session, &info) < 0 || !info.peer_verified)
+		return;
+
+	serial = HD_PEERID_VERIFIED;
+	if (r->role == HSD_CLIENT &&
+	    !hsd_session_peer_cert(r->session, &der, &len)) {
+		snprintf(desc, sizeof(desc), "TLS x509 %s",
+			 r->acc.peername[0] ? r->acc.peername : r->addr);
+		serial = hd_keyring_add_cert(der, len, desc);
+		if (serial < 0) {
+			log_debug("Failed to add key for certificate of '%s': %s",
+				  desc, strerror(-serial));
+			serial = HD_PEERID_VERIFIED;
+		}
+	}
+
+	r->remote_ids[0] = (uint32_t)serial;
+	r->n_remote_ids = 1;
+}
+
+static void request_complete(struct hd_request *r)
+{
+	int ret;
+
+	ret = hsd_session_ktls_install(r->session);
+	if (ret < 0) {
+		request_set_reason(r, hsd_session_error(r->session));
+		request_finish(r, ret);
+		return;
+	}
+
+	request_remote_auth(r);
+	request_finish(r, 0);
+}
+
+static int request_wait(struct hd_request *r, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &r->watch };
+	int op = r->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (events == r->events)
+		return 0;
+	if (epoll_ctl(r->d->epfd, op, r->acc.sockfd, &ev) < 0)
+		return -errno;
+
+	r->events = events;
+	return 0;
+}
+
+static void request_step(struct hd_request *r)
+{
+	int ret;
+
+	do {
+		ret = hsd_handshake(r->session);
+		if (ret == HSD_WARNING_ALERT)
+			log_debug("Peer '%s' sent warning alert %d", r->addr,
+				  hsd_session_alert(r->session));
+	} while (ret == HSD_WARNING_ALERT);
+
+	if (ret == 0) {
+		request_complete(r);
+		return;
+	}
+	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
+		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
+	if (ret < 0) {
+		request_set_reason(r, hsd_session_error(r->session));
+		request_set_reason(r, strerror(-ret));
+		request_finish(r, ret);
+	}
+}
+
+static int request_creds(struct hd_request *r)
+{
+	struct hd_daemon *d = r->d;
+	const struct hd_auth_conf *a;
+	struct hsd_creds *shared;
+
+	if (r->role == HSD_CLIENT && r->acc.auth_mode == HSD_NL_AUTH_UNAUTH) {
+		r->creds = hsd_creds_ref(d->creds.anon);
+		return 0;
+	}
+
+	a = r->role == HSD_CLIENT ? &d->cfg.client : &d->cfg.server;
+	shared = r->role == HSD_CLIENT ? d->creds.client : d->creds.server;
+	if (r->acc.cert && r->acc.privkey)
+		return hd_creds_from_keys(&r->creds, a, r->acc.cert,
+					  r->acc.privkey, r->reason,
+					  sizeof(r->reason));
+
+	if (r->role == HSD_SERVER && !hsd_creds_has_x509(shared)) {
+		request_set_reason(r, "no server certificate: set x509.certificate and x509.private_key in [authenticate.server]");
+		return -ENOKEY;
+	}
+	r->creds = hsd_creds_ref(shared);
+	return 0;
+}
+
+static int request_peer_name(struct hd_request *r)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (r->acc.peername[0])
+		return hsd_session_set_peer_name(r->session, r->acc.peername);
+
+	/* No DNS lookups in the event loop: verify the address itself. */
+	if (r->role == HSD_CLIENT && r->acc.auth_mode == HSD_NL_AUTH_X509) {
+		request_addr_host(r, host, sizeof(host));
+		return hsd_session_set_peer_name(r->session, host);
+	}
+	return 0;
+}
+
+static int request_session(struct hd_request *r)
+{
+	struct hsd_session *s;
+	uint32_t timeout;
+	int ret;
+
+	ret = hsd_session_new(&s, r->acc.sockfd, r->role, r->creds);
+	if (ret < 0)
+		return ret;
+	r->session = s;
+
+	ret = hsd_session_set_ciphers(s, r->d->ciphers);
+	if (ret < 0)
+		return ret;
+	ret = request_peer_name(r);
+	if (ret < 0)
+		return ret;
+
+	if (r->role == HSD_CLIENT)
+		hsd_session_set_verify_peer(s,
+				r->acc.auth_mode == HSD_NL_AUTH_X509);
+	else
+		hsd_session_set_client_auth(s, HSD_CLIENT_AUTH_REQUEST);
+
+	timeout = r->acc.timeout_ms ? r->acc.timeout_ms : HD_DEFAULT_TIMEOUT_MS;
+	hsd_session_set_timeout(s, timeout);
+	r->deadline_ms = r->start_ms + timeout;
+	return 0;
+}
+
+static int request_setup(struct hd_request *r)
+{
+	int ret;
+
+	if (r->acc.auth_mode == HSD_NL_AUTH_PSK) {
+		/* TODO: PSK handshakes (NVMe/TCP), need PSK support in lib */
+		request_set_reason(r, "PSK handshakes are not supported yet");
+		return -EINVAL;
+	}
+
+	if (r->acc.keyring) {
+		ret = hd_keyring_hold(r->acc.keyring);
+		if (ret < 0)
+			log_debug("Failed to link keyring %d: %s",
+				  r->acc.keyring, strerror(-ret));
+		r->keyring_held = ret == 0;
+	}
+
+	ret = request_creds(r);
+	if (ret < 0)
+		return ret;
+
+	ret = request_session(r);
+	if (ret < 0 && r->session)
+		request_set_reason(r, hsd_session_error(r->session));
+	return ret;
+}
+
+static void request_start(struct hd_daemon *d, const struct hd_accept *a)
+{
+	struct hd_request *r;
+	int ret;
+
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_err("Failed to start handshake on socket %d: %s",
+			a->sockfd, strerror(ENOMEM));
+		hd_nl_done(d->nl, a->sockfd, ENOMEM, NULL, 0);
+		close(a->sockfd);
+		return;
+	}
+
+	r->watch.kind = HD_WATCH_REQUEST;
+	r->d = d;
+	r->acc = *a;
+	r->role = a->msg_type == HSD_NL_MSG_CLIENTHELLO ? HSD_CLIENT
+							 : HSD_SERVER;
+	r->start_ms = now_ms();
+	r->next = d->requests;
+	d->requests = r;
+	d->n_requests++;
+	request_peer_addr(r);
+
+	ret = request_setup(r);
+	if (ret < 0) {
+		request_set_reason(r, strerror(-ret));
+		request_finish(r, ret);
+		return;
+	}
+
+	/* A client speaks first; a server finds nothing to read yet. */
+	request_step(r);
+}
+
+/* A reply that did not parse: answer it if we know its socket. */
+static void request_reject(struct hd_daemon *d, const struct hd_accept *a,
+			   int err, const char *reason)
+{
+	log_err("Failed to parse handshake request: %s", reason);
+	if (a->sockfd < 0)
+		return;
+
+	err = hd_nl_done(d->nl, a->sockfd, EINVAL, NULL, 0);
+	if (err < 0)
+		log_debug("Failed to report result of handshake on socket %d: %s",
+			  a->sockfd, strerror(-err));
+	close(a->sockfd);
+}
+
+void hd_requests_accept(struct hd_daemon *d)
+{
+	char reason[256];
+	struct hd_accept a;
+	int ret;
+
+	for (;;) {
+		ret = hd_nl_accept(d->nl, &a, reason, sizeof(reason));
+		if (ret == -EAGAIN)
+			return;
+
+		if (ret < 0 && reason[0]) {
+			request_reject(d, &a, ret, reason);
+			continue;
+		}
+		if (ret < 0) {
+			/* retried on the next READY; do not spin here */
+			log_err("Failed to accept handshake request: %s",
+				strerror(-ret));
+			return;
+		}
+
+		log_debug("Accepted %s request on socket %d, timeout %u ms",
+			  auth_name(a.auth_mode), a.sockfd, a.timeout_ms);
+		request_start(d, &a);
+	}
+}
+
+void hd_request_event(struct hd_daemon *d, struct hd_watch *w,
+		      uint32_t events)
+{
+	struct hd_request *r = (struct hd_request *)w;
+
+	/* Errors and hangups surface from the next read or write. */
+	request_step(r);
+}
+
+int hd_requests_next_timeout(const struct hd_daemon *d)
+{
+	const struct hd_request *r;
+	uint64_t now = now_ms(), first = UINT64_MAX;
+
+	for (r = d->requests; r; r = r->next)
+		if (r->deadline_ms < first)
+			first = r->deadline_ms;
+
+	if (first == UINT64_MAX)
+		return -1;
+	if (first <= now)
+		return 0;
+	return first - now > INT32_MAX ? INT32_MAX : (int)(first - now);
+}
+
+void hd_requests_expire(struct hd_daemon *d)
+{
+	struct hd_request *r, *next;
+	uint64_t now = now_ms();
+
+	for (r = d->requests; r; r = next) {
+		next = r->next;
+		if (r->deadline_ms > now)
+			continue;
+		snprintf(r->reason, sizeof(r->reason),
+			 "no result within %llu ms",
+			 (unsigned long long)(r->deadline_ms - r->start_ms));
+		request_finish(r, -ETIMEDOUT);
+	}
+}
+
+void hd_requests_abort(struct hd_daemon *d)
+{
+	while (d->requests) {
+		request_set_reason(d->requests, "the daemon is stopping");
+		request_finish(d->requests, -EIO);
+	}
+}
