@@ -8,15 +8,18 @@
 
 #include "internal.h"
 
-static int verify_failed(struct hsd_session *s, int rc)
+static int verify_failed(struct hsd_session *s, int rc,
+			 unsigned int status)
 {
-	unsigned int status = gnutls_session_get_verify_cert_status(s->tls);
 	gnutls_certificate_type_t type = gnutls_certificate_type_get(s->tls);
 	gnutls_datum_t text = { NULL, 0 };
 
 	if (status &&
 	    gnutls_certificate_verification_status_print(status, type,
 							 &text, 0) == 0) {
+		/* GnuTLS ends each sentence with a space; drop the last. */
+		if (text.size && text.data[text.size - 1] == ' ')
+			text.data[text.size - 1] = 0;
 		hsd__session_error(s, "certificate verification failed: %s",
 				   (const char *)text.data);
 		gnutls_free(text.data);
@@ -60,7 +63,6 @@ static int fatal_errno(int rc)
 	case GNUTLS_E_TIMEDOUT:
 		return -ETIMEDOUT;
 	case GNUTLS_E_NO_CERTIFICATE_FOUND:
-	case GNUTLS_E_CERTIFICATE_ERROR:
 	case GNUTLS_E_CERTIFICATE_REQUIRED:
 		return -EACCES;
 	default:
@@ -81,7 +83,11 @@ int hsd__handshake_result(struct hsd_session *s, int rc)
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		return alert_received(s, rc);
 	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-		return verify_failed(s, rc);
+		return verify_failed(s, rc,
+				gnutls_session_get_verify_cert_status(s->tls));
+	case GNUTLS_E_CERTIFICATE_ERROR:
+		/* Our own check of a client certificate said no. */
+		return verify_failed(s, rc, s->verify_status);
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PUSH_ERROR:
 	case GNUTLS_E_PULL_ERROR:

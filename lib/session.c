@@ -100,6 +100,7 @@ int hsd_session_new(struct hsd_session **out, int fd, enum hsd_role role,
 	s->ciphers = HSD_CIPHERS_ALL;
 	s->verify_peer = true;
 	s->alert = -1;
+	gnutls_session_set_ptr(s->tls, s);
 	hsd__io_attach(s);
 	*out = s;
 	return 0;
@@ -257,6 +258,38 @@ static int apply_client(struct hsd_session *s)
 	return 0;
 }
 
+/*
+ * Verify a client certificate if one came. GnuTLS's own check would
+ * also fail a client that sends none, which REQUEST allows.
+ */
+static int verify_client(gnutls_session_t tls)
+{
+	struct hsd_session *s = gnutls_session_get_ptr(tls);
+	unsigned int n = 0;
+	int rc;
+
+	if (!gnutls_certificate_get_peers(tls, &n) || n == 0)
+		return s->client_auth == HSD_CLIENT_AUTH_REQUIRE ? -1 : 0;
+
+	rc = gnutls_certificate_verify_peers3(tls, NULL, &s->verify_status);
+	if (rc < 0)
+		return rc;
+	return s->verify_status ? -1 : 0;
+}
+
+static gnutls_certificate_request_t cert_request(enum hsd_client_auth mode)
+{
+	switch (mode) {
+	case HSD_CLIENT_AUTH_NONE:
+		return GNUTLS_CERT_IGNORE;
+	case HSD_CLIENT_AUTH_REQUEST:
+		return GNUTLS_CERT_REQUEST;
+	case HSD_CLIENT_AUTH_REQUIRE:
+		return GNUTLS_CERT_REQUIRE;
+	}
+	return GNUTLS_CERT_REQUIRE;
+}
+
 static int apply_server(struct hsd_session *s)
 {
 	if (!s->creds->has_x509) {
@@ -264,23 +297,10 @@ static int apply_server(struct hsd_session *s)
 		return -EINVAL;
 	}
 
-	switch (s->client_auth) {
-	case HSD_CLIENT_AUTH_NONE:
-		gnutls_certificate_server_set_request(s->tls,
-						      GNUTLS_CERT_IGNORE);
-		return 0;
-	case HSD_CLIENT_AUTH_REQUEST:
-		gnutls_certificate_server_set_request(s->tls,
-						      GNUTLS_CERT_REQUEST);
-		break;
-	case HSD_CLIENT_AUTH_REQUIRE:
-		gnutls_certificate_server_set_request(s->tls,
-						      GNUTLS_CERT_REQUIRE);
-		break;
-	}
-
-	/* Verify a certificate the client sends against the trust store. */
-	gnutls_session_set_verify_cert(s->tls, NULL, 0);
+	gnutls_certificate_server_set_request(s->tls,
+					      cert_request(s->client_auth));
+	if (s->client_auth != HSD_CLIENT_AUTH_NONE)
+		gnutls_session_set_verify_function(s->tls, verify_client);
 	return 0;
 }
 
