@@ -78,6 +78,7 @@ bool hsd__deadline_passed(const struct hsd_session *s);
 
 /* io.c: record-bounded transport over the session's socket. */
 void hsd__io_attach(struct hsd_session *s);
+ssize_t hsd__io_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 
 /* handshake.c: a gnutls_handshake() result as a library result. */
 int hsd__handshake_result(struct hsd_session *s, int rc);

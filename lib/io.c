@@ -54,7 +54,7 @@ static void record_advance(struct hsd__record_pos *rec,
 		rec->header_len = 0;
 }
 
-static ssize_t io_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+ssize_t hsd__io_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	struct hsd_session *s = ptr;
 	size_t want;
@@ -99,7 +99,7 @@ static int io_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 void hsd__io_attach(struct hsd_session *s)
 {
 	gnutls_transport_set_ptr(s->tls, s);
-	gnutls_transport_set_pull_function(s->tls, io_pull);
+	gnutls_transport_set_pull_function(s->tls, hsd__io_pull);
 	gnutls_transport_set_push_function(s->tls, io_push);
 	gnutls_transport_set_pull_timeout_function(s->tls, io_pull_timeout);
 }
