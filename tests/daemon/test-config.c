@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Proves that the daemon reads tlshd-format configuration files and
+ * refuses bad ones with the file, line and offending name in the
+ * message. Files are written to a temporary directory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "conf.h"
+
+static char dir[] = "/tmp/hd-test-config-XXXXXX";
+
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(EXIT_FAILURE);
+	}
+	return path;
+}
+
+/* Every documented key, with the spacing and comments tlshd allows. */
+static void test_full_file_is_read(void)
+{
+	const char *path = write_conf("full.conf",
+		"# written for the daemon tests\n"
+		"[debug]\n"
+		"loglevel=2\n"
+		"tls = 5\n"
+		"nl=1\n"
+		"delay_done=0\n"
+		"\n"
+		"[authenticate]\n"
+		"keyrings=.mine;1234\n"
+		"\n"
+		"[authenticate.client]\n"
+		"x509.truststore= /etc/ssl/client-ca.pem\n"
+		"x509.crl=/etc/ssl/client.crl\n"
+		"x509.certificate=/etc/ssl/client.pem\n"
+		"x509.private_key=/etc/ssl/client.key\n"
+		"\n"
+		"[authenticate.server]\n"
+		"# x509.truststore= <pathname>\n"
+		"x509.certificate=/etc/ssl/server.pem\n"
+		"x509.private_key=/etc/ssl/server.key\n"
+		"x509.pq.certificate=/etc/ssl/server-mldsa.pem\n"
+		"x509.pq.private_key=/etc/ssl/server-mldsa.key\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.loglevel == 2);
+	CHECK(cfg.tls_debug == 5);
+	CHECK(cfg.nl_debug == 1);
+	CHECK(cfg.keyrings && !strcmp(cfg.keyrings, ".mine;1234"));
+	CHECK(cfg.client.truststore &&
+	      !strcmp(cfg.client.truststore, "/etc/ssl/client-ca.pem"));
+	CHECK(cfg.client.crl && !strcmp(cfg.client.crl, "/etc/ssl/client.crl"));
+	CHECK(cfg.client.private_key &&
+	      !strcmp(cfg.client.private_key, "/etc/ssl/client.key"));
+	CHECK(!cfg.server.truststore);
+	CHECK(cfg.server.certificate &&
+	      !strcmp(cfg.server.certificate, "/etc/ssl/server.pem"));
+	CHECK(cfg.server.pq_private_key &&
+	      !strcmp(cfg.server.pq_private_key, "/etc/ssl/server-mldsa.key"));
+	hd_config_free(&cfg);
+}
+
+static void test_missing_files(void)
+{
+	struct hd_config cfg;
+	char err[512], path[300];
+
+	snprintf(path, sizeof(path), "%s/absent.conf", dir);
+	CHECK(hd_config_load(&cfg, path, false, err, sizeof(err)) == 0);
+	CHECK(cfg.loglevel == 0 && !cfg.keyrings && !cfg.server.certificate);
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == -ENOENT);
+	CHECK_CONTAINS(err, path);
+}
+
+static void test_empty_file_gives_defaults(void)
+{
+	const char *path = write_conf("empty.conf", "");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.loglevel == 0 && !cfg.client.truststore);
+	hd_config_free(&cfg);
+}
+
+/* tlshd reads a bad number as 0 rather than refusing to start. */
+static void test_bad_number_reads_as_zero(void)
+{
+	const char *path = write_conf("number.conf",
+				      "[debug]\nloglevel=lots\ntls=3\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.loglevel == 0);
+	CHECK(cfg.tls_debug == 3);
+	hd_config_free(&cfg);
+}
+
+/* Load text that must be refused; the message must hold every part. */
+static void expect_refused(const char *name, const char *text, int line,
+			   const char *what)
+{
+	const char *path = write_conf(name, text);
+	char err[512], where[300];
+	struct hd_config cfg;
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) < 0);
+	snprintf(where, sizeof(where), "%s:%d:", path, line);
+	CHECK_CONTAINS(err, where);
+	CHECK_CONTAINS(err, what);
+	CHECK(!cfg.keyrings && !cfg.server.certificate);
+}
+
+static void test_bad_files_are_refused(void)
+{
+	expect_refused("key.conf",
+		       "[debug]\nloglevel=1\nverbose=1\n", 3, "'verbose'");
+	expect_refused("wrongsection.conf",
+		       "[authenticate]\nkeyrings=.nfs\n"
+		       "x509.truststore=/ca.pem\n", 3, "'x509.truststore'");
+	expect_refused("section.conf",
+		       "[debug]\nloglevel=1\n\n[authenticate.clent]\n",
+		       4, "'authenticate.clent'");
+	expect_refused("after.conf",
+		       "[authenticate.server]\n"
+		       "x509.certificate=/s.pem\n"
+		       "[extra]\nname=value\n", 3, "'extra'");
+	expect_refused("nosection.conf",
+		       "# no section yet\nloglevel=1\n", 2, "'loglevel'");
+	expect_refused("syntax.conf",
+		       "[debug]\nloglevel=1\nthis line has no equals sign\n",
+		       3, "syntax error");
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+
+	test_full_file_is_read();
+	test_missing_files();
+	test_empty_file_gives_defaults();
+	test_bad_number_reads_as_zero();
+	test_bad_files_are_refused();
+
+	if (!check_failures) {
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			fprintf(stderr, "left %s behind\n", dir);
+	}
+	return check_exit();
+}
