@@ -50,7 +50,7 @@ struct hsd_session {
 	bool done;
 	int failed;		/* the error that ended the handshake */
 	bool peer_verified;
-	unsigned int verify_status;	/* gnutls_certificate_status_t bits */
+	unsigned int verify_status;	/* gnutls_certificate_status_t */
 	int alert;
 	int io_errno;
 	struct hsd__record_pos rec;

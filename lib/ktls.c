@@ -222,6 +222,7 @@ int hsd__ktls_fill(struct hsd_session *s, bool read,
 		   union hsd__ktls_info *info, size_t *len)
 {
 	gnutls_datum_t mac, iv, key;
+	gnutls_cipher_algorithm_t alg = gnutls_cipher_get(s->tls);
 	const struct ktls_cipher *kc;
 	unsigned char seq[8];
 	int rc;
@@ -231,10 +232,10 @@ int hsd__ktls_fill(struct hsd_session *s, bool read,
 		return -EINVAL;
 	}
 
-	kc = ktls_cipher_find(gnutls_cipher_get(s->tls));
+	kc = ktls_cipher_find(alg);
 	if (!kc) {
 		hsd__session_error(s, "cipher '%s' has no kernel TLS form",
-				   gnutls_cipher_get_name(gnutls_cipher_get(s->tls)));
+				   gnutls_cipher_get_name(alg));
 		return -EOPNOTSUPP;
 	}
 
@@ -294,8 +295,12 @@ int hsd_session_ktls_install(struct hsd_session *s)
 		return -EINVAL;
 	}
 
-	if (gnutls_record_check_pending(s->tls) > 0) {
-		hsd__session_error(s, "application data already decrypted in user space");
+	/*
+	 * The kernel starts at a record boundary with nothing held back
+	 * in user space; data GnuTLS already took would be lost.
+	 */
+	if (gnutls_record_check_pending(s->tls) > 0 || s->rec.header_len) {
+		hsd__session_error(s, "application data already read in user space");
 		return -EPROTO;
 	}
 

@@ -41,17 +41,18 @@ int main(void)
 	tu_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0, "socketpair");
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *what = gnutls_strerror(cases[i].gnutls_rc);
+
 		tu_assert(hsd_session_new(&s, fds[0], HSD_CLIENT, NULL) == 0,
 			  "session");
 		s->io_errno = cases[i].io_errno;
 
 		rc = hsd__handshake_result(s, cases[i].gnutls_rc);
-		tu_assert(rc == cases[i].want, "%s: %d, expected %d",
-			  gnutls_strerror(cases[i].gnutls_rc), rc,
-			  cases[i].want);
+		tu_assert(rc == cases[i].want, "%s: %d, expected %d", what,
+			  rc, cases[i].want);
 		tu_assert(rc >= 0 || *hsd_session_error(s),
-			  "%s: no error text", gnutls_strerror(cases[i].gnutls_rc));
-		printf("ok %s -> %d\n", gnutls_strerror(cases[i].gnutls_rc), rc);
+			  "%s: no error text", what);
+		printf("ok %s -> %d\n", what, rc);
 		hsd_session_free(s);
 	}
 

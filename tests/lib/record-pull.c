@@ -48,7 +48,7 @@ int main(void)
 
 	expect_pull(s, 5, a);
 	expect_pull(s, 10, a + 5);
-	expect_pull(s, 5, b);		/* empty body: next is a new header */
+	expect_pull(s, 5, b);		/* empty body, then a new header */
 	expect_pull(s, 3, c);		/* a header split in two */
 	tu_assert(hsd__io_pull(s, buf, sizeof(buf)) < 0 &&
 		  (errno == EAGAIN || errno == EWOULDBLOCK),

@@ -184,7 +184,9 @@ void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
 				continue;
 			pfd[n].fd = fd[i];
 			rc[i] = step(s[i], &pfd[n].events);
-			if (rc[i] < 0)	/* let the other side see the end */
+
+			/* Let the other side see the end. */
+			if (rc[i] < 0)
 				shutdown(fd[i], SHUT_WR);
 			if (rc[i] <= 0)
 				continue;
@@ -203,6 +205,8 @@ void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
 
 static void peer_setup_creds(struct tu_peer *p)
 {
+	char cert[32], key[32];
+	const char *name;
 	int rc;
 
 	tu_assert(gnutls_certificate_allocate_credentials(&p->cred) == 0,
@@ -212,14 +216,15 @@ static void peer_setup_creds(struct tu_peer *p)
 						    GNUTLS_X509_FMT_PEM);
 	tu_assert(rc > 0, "peer trust: %s", gnutls_strerror(rc));
 
-	if (p->server)
-		rc = gnutls_certificate_set_x509_key_file(p->cred,
-				tu_file("server.pem"), tu_file("server-key.pem"),
-				GNUTLS_X509_FMT_PEM);
-	else if (p->client_cert)
-		rc = gnutls_certificate_set_x509_key_file(p->cred,
-				tu_file("client.pem"), tu_file("client-key.pem"),
-				GNUTLS_X509_FMT_PEM);
+	if (!p->server && !p->client_cert)
+		return;
+
+	name = p->server ? "server" : "client";
+	snprintf(cert, sizeof(cert), "%s.pem", name);
+	snprintf(key, sizeof(key), "%s-key.pem", name);
+	rc = gnutls_certificate_set_x509_key_file(p->cred, tu_file(cert),
+						  tu_file(key),
+						  GNUTLS_X509_FMT_PEM);
 	tu_assert(rc >= 0, "peer key: %s", gnutls_strerror(rc));
 }
 
@@ -272,15 +277,18 @@ void tu_peer_join(struct tu_peer *p)
 	gnutls_certificate_free_credentials(p->cred);
 }
 
+#define PEER_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+"
+
 static const struct {
 	unsigned int bit;
 	const char *priority;
 	const char *name;
 } ciphers[] = {
-	{ HSD_AES_128_GCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM", "AES-128-GCM" },
-	{ HSD_AES_256_GCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-256-GCM", "AES-256-GCM" },
-	{ HSD_AES_128_CCM, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM", "AES-128-CCM" },
-	{ HSD_CHACHA20_POLY1305, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305", "CHACHA20-POLY1305" },
+	{ HSD_AES_128_GCM, PEER_PRIORITY "AES-128-GCM", "AES-128-GCM" },
+	{ HSD_AES_256_GCM, PEER_PRIORITY "AES-256-GCM", "AES-256-GCM" },
+	{ HSD_AES_128_CCM, PEER_PRIORITY "AES-128-CCM", "AES-128-CCM" },
+	{ HSD_CHACHA20_POLY1305, PEER_PRIORITY "CHACHA20-POLY1305",
+	  "CHACHA20-POLY1305" },
 };
 
 const char *tu_peer_priority(unsigned int cipher)
