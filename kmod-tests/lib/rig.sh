@@ -300,7 +300,7 @@ rig_console_filter()
 {
 	sed -u -e 's/\x1b\[[0-9;?]*[A-Za-z]//g' -e 's/\x1bc//g' \
 		-e 's/\r$//'
-}--
+}
 
 # Boot the VM to run `vm-init` with the given mode and arguments.
 # The console goes to stdout; sets RIG_STATUS to the status the VM

@@ -1,0 +1,415 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Fixtures of the kernel test suite, run as root inside the test VM:
+test certificates, the handshake agent (handshaked or the reference
+tlshd) in the foreground with its log captured, a kernel NFS server
+exporting a tmpfs with xprtsec=, NFS client mounts and kTLS counters."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+AGENTS = {
+    "handshaked": os.environ.get(
+        "HANDSHAKED_BIN", "/build/build/handshaked/handshaked"),
+    "tlshd": "/usr/sbin/tlshd",
+}
+
+EXPORT_DIR = Path("/srv/kmod-export")
+MOUNT_DIR = Path("/mnt/kmod-nfs")
+# How long a mount may take before the test gives up on it.
+MOUNT_TIMEOUT = 60
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--agent", choices=sorted(AGENTS),
+        default=os.environ.get("HANDSHAKED_KMOD_AGENT", "handshaked"),
+        help="handshake agent to test (default: handshaked)")
+
+
+def pytest_report_header(config):
+    return "handshake agent: " + config.getoption("agent")
+
+
+def run(*cmd, check=True, timeout=120, **kw):
+    """Run a command, capturing its output as text."""
+    return subprocess.run([str(c) for c in cmd], check=check,
+                          timeout=timeout, capture_output=True,
+                          text=True, **kw)
+
+
+# ---- certificates --------------------------------------------------------
+
+def _certtool(*args):
+    run("certtool", *args)
+
+
+def _make_ca(d, name, cn):
+    _certtool("--generate-privkey", "--key-type=ecdsa",
+              "--outfile", d / f"{name}-key.pem")
+    (d / f"{name}.tmpl").write_text(
+        f'cn = "{cn}"\nserial = 1\nexpiration_days = 2\n'
+        "ca\ncert_signing_key\n")
+    _certtool("--generate-self-signed",
+              "--load-privkey", d / f"{name}-key.pem",
+              "--template", d / f"{name}.tmpl",
+              "--outfile", d / f"{name}.pem")
+
+
+def _make_leaf(d, name, serial, lines):
+    _certtool("--generate-privkey", "--key-type=ecdsa",
+              "--outfile", d / f"{name}-key.pem")
+    (d / f"{name}.tmpl").write_text(
+        f"serial = {serial}\nexpiration_days = 2\nsigning_key\n"
+        + "".join(line + "\n" for line in lines))
+    _certtool("--generate-certificate",
+              "--load-privkey", d / f"{name}-key.pem",
+              "--load-ca-certificate", d / "ca.pem",
+              "--load-ca-privkey", d / "ca-key.pem",
+              "--template", d / f"{name}.tmpl",
+              "--outfile", d / f"{name}.pem")
+
+
+class Pki:
+    """Paths of the certificates made for one test run."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.ca = d / "ca.pem"
+        self.other_ca = d / "other-ca.pem"
+        self.server_cert = d / "server.pem"
+        self.server_key = d / "server-key.pem"
+        self.client_cert = d / "client.pem"
+        self.client_key = d / "client-key.pem"
+        self.client_cert_der = d / "client.der"
+        self.client_key_der = d / "client-key.der"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for DNS "localhost" and IP 127.0.0.1,
+    a client certificate (also as DER for the keyring) and an unrelated
+    second CA, all fresh for this run."""
+    d = tmp_path_factory.mktemp("pki")
+    _make_ca(d, "ca", "kmod-tests CA")
+    _make_ca(d, "other-ca", "kmod-tests unrelated CA")
+    _make_leaf(d, "server", 2, ['cn = "localhost"',
+                                'dns_name = "localhost"',
+                                'ip_address = "127.0.0.1"',
+                                "tls_www_server"])
+    _make_leaf(d, "client", 3, ['cn = "kmod-tests client"',
+                                "tls_www_client"])
+
+    p = Pki(d)
+    run("openssl", "x509", "-in", p.client_cert, "-outform", "DER",
+        "-out", p.client_cert_der)
+    run("openssl", "pkey", "-in", p.client_key, "-outform", "DER",
+        "-out", p.client_key_der)
+    return p
+
+
+# ---- the handshake agent -------------------------------------------------
+
+def write_agent_config(path, sections):
+    """Write a tlshd.conf-format file: {section: {key: value}}."""
+    text = ""
+    for name, keys in sections.items():
+        text += f"[{name}]\n"
+        text += "".join(f"{k}={v}\n" for k, v in keys.items())
+        text += "\n"
+    path.write_text(text)
+    return path
+
+
+def agent_config(pki, client_trust=None, loglevel=1):
+    """The usual configuration: clients trust our CA (or client_trust),
+    the server presents its certificate and verifies clients against
+    our CA."""
+    return {
+        "debug": {"loglevel": loglevel},
+        "authenticate.client": {
+            "x509.truststore": client_trust or pki.ca,
+        },
+        "authenticate.server": {
+            "x509.truststore": pki.ca,
+            "x509.certificate": pki.server_cert,
+            "x509.private_key": pki.server_key,
+        },
+    }
+
+
+def _tlshd_group_id():
+    """Id of the handshake family's "tlshd" multicast group, which
+    the kernel assigns at boot."""
+    out = run("genl", "ctrl", "get", "name", "handshake").stdout
+    m = re.search(r"ID-(0x[0-9a-f]+)\s+name: tlshd", out)
+    assert m, "no tlshd multicast group in:\n" + out
+    return int(m.group(1), 16)
+
+
+def _netlink_groups(pid):
+    """Group masks (first 32 groups) of pid's netlink sockets."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+
+    masks = []
+    with open("/proc/net/netlink") as f:
+        next(f)
+        for line in f:
+            col = line.split()
+            if col[1] == "16" and col[-1] in inodes:
+                masks.append(int(col[3], 16))
+    return masks
+
+
+class Agent:
+    """One handshake agent process running in the foreground."""
+
+    def __init__(self, name, conf, log):
+        self.name = name
+        self.conf = conf
+        self.log = log
+        self.proc = None
+
+    def start(self):
+        binary = AGENTS[self.name]
+        if not os.access(binary, os.X_OK):
+            pytest.fail(f"agent {self.name} not found at {binary}")
+
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(
+                [binary, "-s", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        self._wait_listening()
+
+    def _wait_listening(self):
+        """Wait until the agent joined a netlink multicast group (the
+        kernel refuses handshake requests while nobody listens)."""
+        group = _tlshd_group_id()
+        # /proc/net/netlink shows only the first 32 groups.
+        bit = 1 << (group - 1) if group <= 32 else ~0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.name} exited with status "
+                            f"{self.proc.returncode}:\n{self.text()}")
+            if any(m & bit for m in _netlink_groups(self.proc.pid)):
+                return
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not join the handshake multicast "
+                    f"group within 15 s:\n{self.text()}")
+
+    def stop(self):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def text(self):
+        return self.log.read_text(errors="replace")
+
+    def lines(self, pattern):
+        return [line for line in self.text().splitlines()
+                if re.search(pattern, line)]
+
+    def handshake_lines(self, role=None, ok=True):
+        """The agent's completion lines. handshaked logs one line per
+        handshake naming the role; tlshd 1.0 logs no role."""
+        if self.name == "tlshd":
+            word = "was successful" if ok else "failed"
+            return self.lines(r"Handshake with .* " + word)
+        role = role or r"(client|server)"
+        result = ": ok," if ok else r": (?!ok,)"
+        return self.lines(r"Handshake " + role + r" .*" + result)
+
+
+@pytest.fixture
+def agent(request, tmp_path):
+    """Start the agent chosen by --agent with a configuration the test
+    writes: agent(sections) or agent(path). Stopped after the test; the
+    log is printed when the test fails."""
+    name = request.config.getoption("agent")
+    started = []
+
+    def start(conf):
+        if isinstance(conf, dict):
+            conf = write_agent_config(
+                tmp_path / f"{name}-{len(started)}.conf", conf)
+        a = Agent(name, conf, tmp_path / f"{name}-{len(started)}.log")
+        started.append(a)
+        a.start()
+        return a
+
+    yield start
+
+    for a in started:
+        a.stop()
+        print(f"---- {a.name} log ({a.log}) ----\n{a.text()}")
+
+
+# ---- the NFS server ------------------------------------------------------
+
+def _write_proc(path, value):
+    Path(path).write_text(f"{value}\n")
+
+
+class NfsServer:
+    """knfsd serving NFSv4.2 only from a tmpfs, without systemd."""
+
+    def __init__(self, xprtsec):
+        self.xprtsec = xprtsec
+        self.mountd = None
+        self.path = EXPORT_DIR
+
+    def start(self):
+        run("modprobe", "nfsd")
+        if not os.path.ismount("/proc/fs/nfsd"):
+            run("mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd")
+        # Only accepted while no nfsd thread runs; 10 s is the minimum.
+        _write_proc("/proc/fs/nfsd/nfsv4leasetime", 10)
+        _write_proc("/proc/fs/nfsd/nfsv4gracetime", 10)
+
+        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        run("mount", "-t", "tmpfs", "-o", "size=64m", "kmod-export",
+            EXPORT_DIR)
+        opts = ("rw,sync,no_subtree_check,no_root_squash,insecure,"
+                f"sec=sys,fsid=1,xprtsec={self.xprtsec}")
+        run("exportfs", "-i", "-o", opts, f"*:{EXPORT_DIR}")
+
+        self.mountd = subprocess.Popen(
+            ["rpc.mountd", "-F", "-N", "2", "-N", "3"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        run("rpc.nfsd", "-N", "2", "-N", "3", "-V", "4.2", "4")
+        self._end_grace()
+
+    def _end_grace(self):
+        """Opens for create wait out the grace period; end it now."""
+        end = Path("/proc/fs/nfsd/v4_end_grace")
+        if end.exists():
+            end.write_text("Y\n")
+        else:
+            time.sleep(11)
+
+    def stop(self):
+        run("rpc.nfsd", "0", check=False)
+        run("exportfs", "-ua", check=False)
+        if self.mountd and self.mountd.poll() is None:
+            self.mountd.terminate()
+            self.mountd.wait(timeout=10)
+        if os.path.ismount(EXPORT_DIR):
+            run("umount", EXPORT_DIR, check=False)
+
+
+@pytest.fixture
+def nfs_server():
+    """nfs_server(xprtsec="tls:mtls") starts knfsd exporting
+    /srv/kmod-export (a tmpfs) with that xprtsec policy."""
+    servers = []
+
+    def start(xprtsec="tls:mtls"):
+        s = NfsServer(xprtsec)
+        servers.append(s)
+        s.start()
+        return s
+
+    yield start
+
+    for s in servers:
+        s.stop()
+
+
+# ---- NFS client mounts ---------------------------------------------------
+
+class NfsMount:
+    def __init__(self):
+        self.path = MOUNT_DIR
+        self.mounted = False
+
+    def mount(self, options, timeout=MOUNT_TIMEOUT):
+        """Mount localhost:EXPORT_DIR; returns the CompletedProcess.
+        retry=0 makes mount.nfs give up after its first attempt."""
+        MOUNT_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            res = run("mount", "-t", "nfs", "-o", f"{options},retry=0",
+                      f"localhost:{EXPORT_DIR}", MOUNT_DIR,
+                      check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._force_umount()
+            raise
+        self.mounted = res.returncode == 0
+        return res
+
+    def _force_umount(self):
+        run("umount", "-f", "-l", MOUNT_DIR, check=False)
+
+    def umount(self):
+        if not self.mounted:
+            return
+        if run("umount", MOUNT_DIR, check=False).returncode:
+            self._force_umount()
+        self.mounted = False
+
+
+@pytest.fixture
+def nfs_client():
+    m = NfsMount()
+    yield m
+    m.umount()
+
+
+# ---- keys and kTLS counters ----------------------------------------------
+
+@pytest.fixture
+def keyring_keys():
+    """keyring_keys(description, path) adds a file's contents to root's
+    user keyring as a "user" key readable by the agent; the keys are
+    revoked after the test."""
+    serials = []
+
+    def add(description, path):
+        res = run("keyctl", "padd", "user", description, "@u",
+                  stdin=open(path, "rb"))
+        serial = int(res.stdout.strip())
+        serials.append(serial)
+        # Possessor: all; user (the agent runs as root, not possessor):
+        # view, read, search.
+        run("keyctl", "setperm", serial, "0x3f0b0000")
+        return serial
+
+    yield add
+
+    for serial in serials:
+        run("keyctl", "revoke", serial, check=False)
+        run("keyctl", "unlink", serial, "@u", check=False)
+
+
+def tls_stat():
+    """/proc/net/tls_stat as {counter: value}."""
+    path = Path("/proc/net/tls_stat")
+    if not path.exists():
+        run("modprobe", "tls")
+    stat = {}
+    for line in path.read_text().splitlines():
+        name, value = line.split()
+        stat[name] = int(value)
+    return stat
+
+
+def tls_stat_delta(before, after):
+    return {k: after[k] - before.get(k, 0) for k in after}
