@@ -54,6 +54,7 @@ void hsd_creds_unref(struct hsd_creds *c)
 
 	/* GnuTLS wipes private keys as it frees them. */
 	gnutls_certificate_free_credentials(c->cert);
+	hsd__creds_psk_free(c);
 	free(c);
 }
 

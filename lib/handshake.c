@@ -72,6 +72,14 @@ static int fatal_errno(int rc)
 
 int hsd__handshake_result(struct hsd_session *s, int rc)
 {
+	int err;
+
+	if (rc < 0 && gnutls_error_is_fatal(rc) && hsd__session_psk(s)) {
+		err = hsd__psk_failed(s, rc);
+		if (err)
+			return err;
+	}
+
 	switch (rc) {
 	case GNUTLS_E_SUCCESS:
 		return 0;
@@ -113,6 +121,12 @@ static bool peer_verified(const struct hsd_session *s)
 /* Tell the peer why we stop, where the reason is ours to give. */
 static void send_alert(struct hsd_session *s, int rc)
 {
+	if (s->psk_alert) {
+		gnutls_alert_send(s->tls, GNUTLS_AL_FATAL,
+				  (gnutls_alert_description_t)s->psk_alert);
+		return;
+	}
+
 	switch (rc) {
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 	case GNUTLS_E_PREMATURE_TERMINATION:
@@ -151,6 +165,15 @@ int hsd_handshake(struct hsd_session *s)
 	}
 	if (rc > 0)
 		return rc;
+
+	if (hsd__session_psk(s)) {
+		rc = hsd__psk_done(s);
+		if (rc < 0) {
+			gnutls_alert_send(s->tls, GNUTLS_AL_FATAL,
+					  GNUTLS_A_HANDSHAKE_FAILURE);
+			return s->failed = rc;
+		}
+	}
 
 	s->done = true;
 	s->peer_verified = peer_verified(s);

@@ -19,10 +19,23 @@
 
 #define HSD_ERROR_MAX 256
 
+/* One PSK a client offers. */
+struct hsd__psk {
+	char *identity;
+	uint8_t key[HSD_PSK_KEY_MAX];
+	size_t key_len;
+	enum hsd_psk_hash hash;
+};
+
 struct hsd_creds {
 	unsigned int refs;
 	gnutls_certificate_credentials_t cert;
 	bool has_x509;
+	struct hsd__psk *psks;		/* client: in the order to offer */
+	size_t n_psks;
+	hsd_psk_lookup_fn psk_lookup;	/* server */
+	void *psk_lookup_data;
+	gnutls_psk_server_credentials_t psk_server;
 	char error[HSD_ERROR_MAX];
 };
 
@@ -54,6 +67,13 @@ struct hsd_session {
 	int alert;
 	int io_errno;
 	struct hsd__record_pos rec;
+
+	bool psk_ke;		/* plain psk_ke allowed */
+	gnutls_psk_client_credentials_t psk_client;
+	char *psk_identity;	/* offered (client) or found (server) */
+	enum hsd_psk_hash psk_hash;
+	int psk_refused;	/* server: why the lookup said no */
+	int psk_alert;		/* server: alert to send for it, 0 none */
 	char error[HSD_ERROR_MAX];
 };
 
@@ -82,6 +102,15 @@ ssize_t hsd__io_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 
 /* handshake.c: a gnutls_handshake() result as a library result. */
 int hsd__handshake_result(struct hsd_session *s, int rc);
+
+/* psk.c */
+void hsd__creds_psk_free(struct hsd_creds *c);
+bool hsd__session_psk(const struct hsd_session *s);
+int hsd__psk_start(struct hsd_session *s);
+const char *hsd__psk_kx(const struct hsd_session *s);
+unsigned int hsd__psk_ciphers(const struct hsd_session *s);
+int hsd__psk_failed(struct hsd_session *s, int rc);
+int hsd__psk_done(struct hsd_session *s);
 
 /*
  * ktls.c: fill the kTLS crypto_info for one direction (read or write)

@@ -118,7 +118,10 @@ void hsd_session_free(struct hsd_session *s)
 		return;
 
 	gnutls_deinit(s->tls);
+	if (s->psk_client)
+		gnutls_psk_free_client_credentials(s->psk_client);
 	hsd_creds_unref(s->creds);
+	free(s->psk_identity);
 	free(s->peer_name);
 	free(s);
 }
@@ -201,19 +204,41 @@ bool hsd__deadline_passed(const struct hsd_session *s)
 	return s->has_deadline && hsd_session_timeout_left(s) == 0;
 }
 
+/* The session's ciphers; with a PSK, those of the key's hash. */
+static int priority_ciphers_get(struct hsd_session *s, unsigned int *mask)
+{
+	bool psk = hsd__session_psk(s);
+
+	*mask = psk ? hsd__psk_ciphers(s) : s->ciphers;
+	if (!*mask) {
+		hsd__session_error(s, "no cipher of mask %#x suits the PSK's hash",
+				   s->ciphers);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int apply_priority(struct hsd_session *s)
 {
-	char prio[sizeof(PRIORITY_BASE) + 96] = PRIORITY_BASE;
+	char prio[sizeof(PRIORITY_BASE) + 160] = PRIORITY_BASE;
 	const char *where = NULL;
+	unsigned int mask;
 	size_t i;
 	int rc;
 
+	rc = priority_ciphers_get(s, &mask);
+	if (rc < 0)
+		return rc;
+
 	for (i = 0; i < N_CIPHERS; i++) {
-		if (!(s->ciphers & priority_ciphers[i].bit))
+		if (!(mask & priority_ciphers[i].bit))
 			continue;
 		strcat(prio, ":");
 		strcat(prio, priority_ciphers[i].name);
 	}
+
+	if (hsd__session_psk(s))
+		strcat(prio, hsd__psk_kx(s));
 
 	rc = gnutls_priority_set_direct(s->tls, prio, &where);
 	if (rc < 0) {
@@ -251,9 +276,9 @@ static int apply_client(struct hsd_session *s)
 	/*
 	 * GnuTLS matches a textual IP address against the IPAddress
 	 * names of the certificate. Without a name only the chain is
-	 * checked.
+	 * checked. A PSK authenticates the server by itself.
 	 */
-	if (s->verify_peer)
+	if (s->verify_peer && !hsd__session_psk(s))
 		gnutls_session_set_verify_cert(s->tls, name, 0);
 	return 0;
 }
@@ -292,6 +317,9 @@ static gnutls_certificate_request_t cert_request(enum hsd_client_auth mode)
 
 static int apply_server(struct hsd_session *s)
 {
+	if (hsd__session_psk(s))
+		return 0;
+
 	if (!s->creds->has_x509) {
 		hsd__session_error(s, "server credentials have no certificate");
 		return -EINVAL;
@@ -304,6 +332,27 @@ static int apply_server(struct hsd_session *s)
 	return 0;
 }
 
+/*
+ * A PSK session gets only the PSK credential, so that no certificate
+ * can stand in for a key the peer does not know.
+ */
+static int set_credentials(struct hsd_session *s)
+{
+	int rc;
+
+	if (hsd__session_psk(s))
+		return hsd__psk_start(s);
+
+	rc = gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE,
+				    s->creds->cert);
+	if (rc < 0) {
+		hsd__session_error(s, "cannot set credentials: %s",
+				   gnutls_strerror(rc));
+		return rc == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+	}
+	return 0;
+}
+
 /* Apply the options, once, before the first handshake step. */
 int hsd__session_start(struct hsd_session *s)
 {
@@ -313,13 +362,9 @@ int hsd__session_start(struct hsd_session *s)
 	if (rc < 0)
 		return rc;
 
-	rc = gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE,
-				    s->creds->cert);
-	if (rc < 0) {
-		hsd__session_error(s, "cannot set credentials: %s",
-				   gnutls_strerror(rc));
-		return rc == GNUTLS_E_MEMORY_ERROR ? -ENOMEM : -EINVAL;
-	}
+	rc = set_credentials(s);
+	if (rc < 0)
+		return rc;
 
 	/* Our own deadline applies; GnuTLS's would fire on its own clock. */
 	gnutls_handshake_set_timeout(s->tls, 0);

@@ -83,6 +83,59 @@ bool hsd_creds_has_x509(const struct hsd_creds *c);
 const char *hsd_creds_error(const struct hsd_creds *c);
 
 /*
+ * TLS 1.3 pre-shared keys (RFC 8446 section 2.2), as NVMe/TCP uses
+ * them. A key belongs to one hash: the handshake runs a cipher suite
+ * of that hash (SHA-384: AES-256-GCM only). Key bytes are copied in
+ * and wiped when the credentials go away.
+ */
+enum hsd_psk_hash {
+	HSD_PSK_SHA256 = 1,	/* NVMe identity hash field "01" */
+	HSD_PSK_SHA384 = 2,	/* NVMe identity hash field "02" */
+};
+
+/* Longest PSK and PSK identity the library takes, in bytes. */
+#define HSD_PSK_KEY_MAX 64
+#define HSD_PSK_IDENTITY_MAX 1024
+
+/*
+ * Client: add an identity and its key to offer. Identities are offered
+ * in the order added. Only the first is sent today: GnuTLS puts one
+ * external PSK into a ClientHello. Returns -EINVAL for an empty or
+ * over-long identity, a key of 0 or more than HSD_PSK_KEY_MAX bytes,
+ * or an unknown hash.
+ */
+int hsd_creds_psk_add(struct hsd_creds *c, const char *identity,
+		      const void *key, size_t key_len,
+		      enum hsd_psk_hash hash);
+/* Number of PSK identities added with hsd_creds_psk_add(). */
+size_t hsd_creds_psk_count(const struct hsd_creds *c);
+
+/*
+ * Server: find the key of an identity the client offers. Copy the key
+ * into key (room for HSD_PSK_KEY_MAX bytes), set *key_len and *hash
+ * and return 0; return -ENOKEY for an unknown identity, or another
+ * negative errno on failure. The library wipes key afterwards.
+ */
+typedef int (*hsd_psk_lookup_fn)(void *data, const char *identity,
+				 uint8_t *key, size_t *key_len,
+				 enum hsd_psk_hash *hash);
+
+/* Server: answer PSK handshakes with this lookup. */
+int hsd_creds_psk_lookup(struct hsd_creds *c, hsd_psk_lookup_fn fn,
+			 void *data);
+/* Whether the credentials hold client PSKs or a server lookup. */
+bool hsd_creds_has_psk(const struct hsd_creds *c);
+
+/*
+ * The hash named by an NVMe/TCP PSK identity,
+ * "NVMe<v><R|G><hh> <hostnqn> <subnqn>[ <digest>]": version 0 without
+ * a digest, version 1 with or without one, R for a retained and G for
+ * a generated PSK, hh 01 (SHA-256) or 02 (SHA-384). Returns
+ * HSD_PSK_SHA256 or HSD_PSK_SHA384, or -EINVAL for anything else.
+ */
+int hsd_psk_identity_hash(const char *identity);
+
+/*
  * Ask the running kernel which record ciphers kTLS accepts, by setting
  * each on a throwaway loopback connection. The result is computed once
  * and cached. Returns -ENOPROTOOPT when the kernel has no kTLS at all.
@@ -109,6 +162,15 @@ void hsd_session_set_verify_peer(struct hsd_session *s, bool verify);
 void hsd_session_set_client_auth(struct hsd_session *s,
 				 enum hsd_client_auth mode);
 /*
+ * Sessions whose credentials hold PSKs (client) or a PSK lookup
+ * (server) authenticate with the PSK alone, no certificates, and use
+ * (EC)DHE with it (psk_dhe_ke) for forward secrecy. Allowing plain
+ * psk_ke lists it first on a client and accepts it on a server; the
+ * peers then agree on it only if both allow it.
+ */
+void hsd_session_set_psk_ke(struct hsd_session *s, bool allow);
+
+/*
  * Bound the handshake to timeout_ms from now (0: no bound). Past it,
  * hsd_handshake() fails with -ETIMEDOUT.
  */
@@ -120,6 +182,11 @@ int hsd_session_timeout_left(const struct hsd_session *s);
  * Drive the handshake. Returns 0 once it is complete, a positive
  * enum hsd_progress value to be called again, or a negative errno:
  *   -EACCES	the peer's certificate failed verification
+ *   -EKEYREJECTED  PSK: (server) no offered identity is known or the
+ *		client's key differs from ours; (client) the server
+ *		refused our identity or key (alert unknown_psk_identity
+ *		or decrypt_error; other alerts give -EPROTO)
+ *   -EOPNOTSUPP  PSK: a SHA-384 key with a GnuTLS that cannot use one
  *   -ETIMEDOUT	the timeout passed
  *   -ECONNRESET / -EPIPE  the peer went away
  *   -EPROTO	the peer broke the protocol or sent a fatal alert
@@ -149,6 +216,14 @@ int hsd_session_info(const struct hsd_session *s, struct hsd_info *info);
  */
 int hsd_session_peer_cert(const struct hsd_session *s,
 			  const void **der, size_t *len);
+
+/*
+ * After a PSK handshake, the identity in use: on a client the one the
+ * server accepted, on a server the one the client offered that the
+ * lookup found. NULL before the handshake is done or without a PSK.
+ * The string lives as long as the session.
+ */
+const char *hsd_session_psk_identity(const struct hsd_session *s);
 
 /*
  * Move the negotiated keys into kernel TLS for both directions. Fails
