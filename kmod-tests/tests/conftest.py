@@ -19,7 +19,11 @@ AGENTS = {
     "tlshd": "/usr/sbin/tlshd",
 }
 
-EXPORT_DIR = Path("/srv/kmod-export")
+# The NFSv4 pseudo root and the export below it must both live on an
+# exportable filesystem: the VM's root is 9p, which is not, so each is
+# a tmpfs of its own. Clients mount localhost:/export.
+NFS_ROOT = Path("/srv/kmod-nfs")
+EXPORT_DIR = NFS_ROOT / "export"
 MOUNT_DIR = Path("/mnt/kmod-nfs")
 # How long a mount may take before the test gives up on it.
 MOUNT_TIMEOUT = 60
@@ -37,10 +41,15 @@ def pytest_report_header(config):
 
 
 def run(*cmd, check=True, timeout=120, **kw):
-    """Run a command, capturing its output as text."""
-    return subprocess.run([str(c) for c in cmd], check=check,
-                          timeout=timeout, capture_output=True,
-                          text=True, **kw)
+    """Run a command, capturing its output as text; with check, a
+    failure fails the test with the command's output."""
+    cmd = [str(c) for c in cmd]
+    res = subprocess.run(cmd, timeout=timeout, capture_output=True,
+                         text=True, **kw)
+    if check and res.returncode:
+        pytest.fail(f"'{' '.join(cmd)}' exited with {res.returncode}:\n"
+                    f"{res.stdout}{res.stderr}", pytrace=False)
+    return res
 
 
 # ---- certificates --------------------------------------------------------
@@ -271,9 +280,11 @@ def _write_proc(path, value):
 class NfsServer:
     """knfsd serving NFSv4.2 only from a tmpfs, without systemd."""
 
-    def __init__(self, xprtsec):
+    def __init__(self, xprtsec, tmp_dir):
         self.xprtsec = xprtsec
+        self.tmp_dir = tmp_dir
         self.mountd = None
+        self.tmpfs = []
         self.path = EXPORT_DIR
 
     def start(self):
@@ -284,26 +295,37 @@ class NfsServer:
         _write_proc("/proc/fs/nfsd/nfsv4leasetime", 10)
         _write_proc("/proc/fs/nfsd/nfsv4gracetime", 10)
 
-        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-        run("mount", "-t", "tmpfs", "-o", "size=64m", "kmod-export",
-            EXPORT_DIR)
-        opts = ("rw,sync,no_subtree_check,no_root_squash,insecure,"
-                f"sec=sys,fsid=1,xprtsec={self.xprtsec}")
-        run("exportfs", "-i", "-o", opts, f"*:{EXPORT_DIR}")
+        self._mount_tmpfs(NFS_ROOT, "kmod-nfs-root")
+        self._mount_tmpfs(EXPORT_DIR, "kmod-nfs-export")
+        opts = ("sync,no_subtree_check,no_root_squash,insecure,"
+                f"sec=sys,xprtsec={self.xprtsec}")
+        run("exportfs", "-i", "-o", f"ro,fsid=0,{opts}", f"*:{NFS_ROOT}")
+        run("exportfs", "-i", "-o", f"rw,fsid=1,{opts}", f"*:{EXPORT_DIR}")
 
-        self.mountd = subprocess.Popen(
-            ["rpc.mountd", "-F", "-N", "2", "-N", "3"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        run("rpc.nfsd", "-N", "2", "-N", "3", "-V", "4.2", "4")
+        # mountd answers the kernel's export cache upcalls; NFSv4 needs
+        # no rpcbind and no MOUNT protocol.
+        self.mountd_log = Path(self.tmp_dir) / "mountd.log"
+        with open(self.mountd_log, "w") as log:
+            self.mountd = subprocess.Popen(
+                ["rpc.mountd", "-F", "-N", "3"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        run("rpc.nfsd", "-N", "3", "-N", "4.0", "-N", "4.1", "-V", "4.2",
+            "4")
         self._end_grace()
+        if self.mountd.poll() is not None:
+            pytest.fail("rpc.mountd exited:\n" +
+                        self.mountd_log.read_text())
+
+    def _mount_tmpfs(self, path, name):
+        path.mkdir(parents=True, exist_ok=True)
+        run("mount", "-t", "tmpfs", "-o", "size=64m", name, path)
+        self.tmpfs.append(path)
 
     def _end_grace(self):
         """Opens for create wait out the grace period; end it now."""
-        end = Path("/proc/fs/nfsd/v4_end_grace")
-        if end.exists():
-            end.write_text("Y\n")
-        else:
+        try:
+            Path("/proc/fs/nfsd/v4_end_grace").write_text("Y\n")
+        except OSError:
             time.sleep(11)
 
     def stop(self):
@@ -312,18 +334,18 @@ class NfsServer:
         if self.mountd and self.mountd.poll() is None:
             self.mountd.terminate()
             self.mountd.wait(timeout=10)
-        if os.path.ismount(EXPORT_DIR):
-            run("umount", EXPORT_DIR, check=False)
+        for path in reversed(self.tmpfs):
+            run("umount", path, check=False)
 
 
 @pytest.fixture
-def nfs_server():
+def nfs_server(tmp_path):
     """nfs_server(xprtsec="tls:mtls") starts knfsd exporting
     /srv/kmod-export (a tmpfs) with that xprtsec policy."""
     servers = []
 
     def start(xprtsec="tls:mtls"):
-        s = NfsServer(xprtsec)
+        s = NfsServer(xprtsec, tmp_path)
         servers.append(s)
         s.start()
         return s
@@ -342,12 +364,12 @@ class NfsMount:
         self.mounted = False
 
     def mount(self, options, timeout=MOUNT_TIMEOUT):
-        """Mount localhost:EXPORT_DIR; returns the CompletedProcess.
+        """Mount localhost:/export; returns the CompletedProcess.
         retry=0 makes mount.nfs give up after its first attempt."""
         MOUNT_DIR.mkdir(parents=True, exist_ok=True)
         try:
             res = run("mount", "-t", "nfs", "-o", f"{options},retry=0",
-                      f"localhost:{EXPORT_DIR}", MOUNT_DIR,
+                      "localhost:/export", MOUNT_DIR,
                       check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
             self._force_umount()

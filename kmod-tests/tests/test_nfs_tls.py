@@ -83,14 +83,16 @@ def test_nfs_mtls_mount_with_keyring_certificate_is_authenticated(
 def test_nfs_mtls_export_refuses_client_without_certificate(
         agent, pki, nfs_server, nfs_client):
     agent(agent_config(pki))
-    server = nfs_server("mtls")
+    nfs_server("mtls")
 
     started = time.monotonic()
     res = nfs_client.mount("vers=4.2,xprtsec=tls")
 
     assert res.returncode != 0, "mtls-only export mounted without a cert"
     assert time.monotonic() - started < 60
-    assert not any(server.path.iterdir())
+    # The TLS session itself succeeds; the server refuses the export.
+    assert "not permitted" in res.stderr or "denied" in res.stderr, \
+        res.stderr
 
 
 def test_nfs_mount_fails_when_client_does_not_trust_server_ca(
@@ -125,7 +127,7 @@ def test_nfs_server_handshake_is_served_by_agent(
     if a.name == "handshaked":
         lines = a.handshake_lines("server")
         assert len(lines) == 1, a.text()
-        assert "127.0.0.1" in lines[0]
+        assert "127.0.0.1" in lines[0] or "::1" in lines[0], lines
     else:
         # tlshd names no role: the server's line is the second one.
         assert len(a.handshake_lines()) == 2, a.text()
