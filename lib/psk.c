@@ -344,6 +344,38 @@ static int client_start(struct hsd_session *s)
 	return 0;
 }
 
+static bool hash_matches(struct hsd_session *s)
+{
+	gnutls_digest_algorithm_t prf = gnutls_prf_hash_get(s->tls);
+
+	if (prf == hash_digest(s->psk_hash))
+		return true;
+
+	hsd__session_error(s, "%s PSK '%s' used with a %s cipher suite",
+			   hash_name(s->psk_hash), s->psk_identity,
+			   gnutls_digest_get_name(prf));
+	return false;
+}
+
+/*
+ * Server, before its ServerHello: the suite GnuTLS chose has the hash
+ * of the key the lookup gave. GnuTLS 3.8.11 also accepts a SHA-384 key
+ * that an older client bound to SHA-256; RFC 8446 section 4.2.11 does
+ * not, and refusing here fails the client too.
+ */
+static int server_hello_check(gnutls_session_t tls, unsigned int type,
+			      unsigned int when, unsigned int incoming,
+			      const gnutls_datum_t *msg)
+{
+	struct hsd_session *s = gnutls_session_get_ptr(tls);
+
+	if (!s->psk_identity || hash_matches(s))
+		return 0;
+
+	psk_refuse(s, -EKEYREJECTED, GNUTLS_A_HANDSHAKE_FAILURE);
+	return GNUTLS_E_USER_ERROR;
+}
+
 int hsd__psk_start(struct hsd_session *s)
 {
 	void *cred;
@@ -356,6 +388,10 @@ int hsd__psk_start(struct hsd_session *s)
 		cred = s->psk_client;
 	} else {
 		cred = s->creds->psk_server;
+		gnutls_handshake_set_hook_function(s->tls,
+						   GNUTLS_HANDSHAKE_SERVER_HELLO,
+						   GNUTLS_HOOK_PRE,
+						   server_hello_check);
 	}
 
 	rc = gnutls_credentials_set(s->tls, GNUTLS_CRD_PSK, cred);
@@ -448,27 +484,14 @@ int hsd__psk_failed(struct hsd_session *s, int rc)
 	return -EKEYREJECTED;
 }
 
-/*
- * After the handshake: a PSK was used and the suite's hash is the
- * key's. GnuTLS 3.8.11 servers also accept a SHA-384 key bound to
- * SHA-256 by older clients; RFC 8446 section 4.2.11 does not.
- */
+/* After the handshake: the PSK was used, with a suite of its hash. */
 int hsd__psk_done(struct hsd_session *s)
 {
-	gnutls_digest_algorithm_t prf = gnutls_prf_hash_get(s->tls);
-
 	if (gnutls_auth_get_type(s->tls) != GNUTLS_CRD_PSK) {
 		hsd__session_error(s, "handshake finished without the PSK");
 		return -EPROTO;
 	}
-
-	if (prf != hash_digest(s->psk_hash)) {
-		hsd__session_error(s, "%s PSK '%s' used with a %s cipher suite",
-				   hash_name(s->psk_hash), s->psk_identity,
-				   gnutls_digest_get_name(prf));
-		return -EPROTO;
-	}
-	return 0;
+	return hash_matches(s) ? 0 : -EPROTO;
 }
 
 const char *hsd_session_psk_identity(const struct hsd_session *s)
