@@ -323,6 +323,10 @@ static int client_cred_new(gnutls_psk_client_credentials_t *cred,
 #endif
 }
 
+/*
+ * TODO: offer every identity of the credentials in one ClientHello,
+ * needs a GnuTLS that sends more than one external PSK.
+ */
 static int client_start(struct hsd_session *s)
 {
 	const struct hsd__psk *p = &s->creds->psks[0];

@@ -102,7 +102,8 @@ enum hsd_psk_hash {
  * in the order added. Only the first is sent today: GnuTLS puts one
  * external PSK into a ClientHello. Returns -EINVAL for an empty or
  * over-long identity, a key of 0 or more than HSD_PSK_KEY_MAX bytes,
- * or an unknown hash.
+ * or an unknown hash, and -EOPNOTSUPP for a SHA-384 key when GnuTLS
+ * is older than 3.8.11 (it binds every PSK to SHA-256).
  */
 int hsd_creds_psk_add(struct hsd_creds *c, const char *identity,
 		      const void *key, size_t key_len,
