@@ -157,6 +157,51 @@ int hd_keyring_read(int32_t serial, void **data, size_t *len)
 	return 0;
 }
 
+/* keyctl_describe(3) gives "type;uid;gid;perm;description". */
+int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
+			char **desc)
+{
+	char *text, *p;
+	size_t n;
+	int i, ret = 0;
+
+	if (keyctl_describe_alloc(serial, &text) < 0)
+		return -errno;
+
+	/* The description itself may hold ';': count from the left. */
+	p = text;
+	for (i = 0; i < 4 && p; i++) {
+		p = strchr(p, ';');
+		if (p)
+			p++;
+	}
+	n = strcspn(text, ";");
+	if (!p)
+		ret = -EINVAL;
+	else if (n >= typelen)
+		ret = -ENAMETOOLONG;
+	if (ret < 0)
+		goto free_text;
+
+	memcpy(type, text, n);
+	type[n] = '\0';
+	*desc = strdup(p);
+	if (!*desc)
+		ret = -ENOMEM;
+free_text:
+	free(text);
+	return ret;
+}
+
+int32_t hd_keyring_search(int32_t keyring, const char *type,
+			  const char *desc)
+{
+	long serial;
+
+	serial = keyctl_search(keyring, type, desc, 0);
+	return serial < 0 ? -errno : (int32_t)serial;
+}
+
 int32_t hd_keyring_add_cert(const void *der, size_t len, const char *desc)
 {
 	int32_t serial;

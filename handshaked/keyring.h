@@ -25,6 +25,23 @@ int hd_keyring_read(int32_t serial, void **data, size_t *len);
 void hd_keyring_free(void *data, size_t len);
 
 /*
+ * A key's type and description (for a "psk" key: its identity). The
+ * caller frees *desc. Returns -ENOKEY, -EACCES, ... when the key is
+ * gone or hidden from us, -ENAMETOOLONG when the type does not fit.
+ */
+int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
+			char **desc);
+
+/*
+ * Search keyring and the keyrings linked below it for a key of type
+ * whose description equals desc, as keyctl_search(3) does. Returns
+ * the serial (> 0), -ENOKEY when none matches, or another negative
+ * errno (-EKEYREVOKED, -EKEYEXPIRED, -EACCES, ...).
+ */
+int32_t hd_keyring_search(int32_t keyring, const char *type,
+			  const char *desc);
+
+/*
  * Add a DER certificate as an "asymmetric" key to the user keyring.
  * Returns its serial (> 0) or a negative errno.
  */

@@ -20,6 +20,7 @@
 
 #include "keyring.h"
 #include "log.h"
+#include "psk.h"
 #include "request.h"
 #include "status.h"
 
@@ -42,6 +43,8 @@ struct hd_request {
 	uint64_t deadline_ms;
 	uint32_t events;		/* what epoll waits for now */
 	bool keyring_held;
+	struct hd_psk_offer psk_offer;	/* client PSK requests */
+	struct hd_psk_lookup psk_lookup;	/* server PSK requests */
 	uint32_t remote_ids[1];
 	unsigned int n_remote_ids;
 	char addr[INET6_ADDRSTRLEN + 16];
@@ -108,11 +111,23 @@ static void request_addr_host(const struct hd_request *r, char *buf,
 	snprintf(buf, len, "%.*s", (int)n, s);
 }
 
+/* ", PSK 'identity' key 123": which key a PSK handshake used. */
+static void request_psk_text(const struct hd_request *r, char *buf,
+			     size_t len)
+{
+	const char *id = hsd_session_psk_identity(r->session);
+
+	buf[0] = '\0';
+	if (id && r->n_remote_ids)
+		snprintf(buf, len, ", PSK '%s' key %u", id, r->remote_ids[0]);
+}
+
 static void request_log(const struct hd_request *r, int err)
 {
 	const char *peer = r->acc.peername[0] ? r->acc.peername : "-";
 	unsigned int ms = (unsigned int)(now_ms() - r->start_ms);
 	struct hsd_info info = { 0 };
+	char psk[HSD_PSK_IDENTITY_MAX + 32];
 
 	if (err) {
 		log_info("Handshake %s %s peer '%s' at %s: %s (%s), %u ms",
@@ -123,13 +138,14 @@ static void request_log(const struct hd_request *r, int err)
 	}
 
 	hsd_session_info(r->session, &info);
-	log_info("Handshake %s %s peer '%s' at %s: ok, %s %s %s%s, %u ms",
+	request_psk_text(r, psk, sizeof(psk));
+	log_info("Handshake %s %s peer '%s' at %s: ok, %s %s %s%s%s, %u ms",
 		 r->role == HSD_CLIENT ? "client" : "server",
 		 auth_name(r->acc.auth_mode), peer, r->addr,
 		 info.version ? info.version : "?",
 		 info.group && info.group[0] ? info.group : "-",
 		 info.cipher ? info.cipher : "?",
-		 r->n_remote_ids ? ", peer authenticated" : "", ms);
+		 r->n_remote_ids ? ", peer authenticated" : "", psk, ms);
 }
 
 static void request_unlink(struct hd_daemon *d, struct hd_request *r)
@@ -173,8 +189,34 @@ static void request_finish(struct hd_request *r, int err)
 	hsd_session_free(r->session);
 	if (r->creds)
 		hsd_creds_unref(r->creds);
+	hd_psk_offer_free(&r->psk_offer);
 	request_unlink(d, r);
 	free(r);
+}
+
+/*
+ * The kernel's NVMe host and target take the peer id as the serial of
+ * the PSK that was negotiated; the host refuses a serial it cannot
+ * find as a "psk" key (nvme_tcp_tls_done()).
+ */
+static int request_psk_remote_auth(struct hd_request *r)
+{
+	const char *id = hsd_session_psk_identity(r->session);
+	int32_t serial;
+
+	if (r->role == HSD_CLIENT)
+		serial = hd_psk_offer_serial(&r->psk_offer, id);
+	else
+		serial = r->psk_lookup.serial;
+	if (serial <= 0) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "no key serial for PSK identity '%s'", id ? id : "");
+		return -ENOKEY;
+	}
+
+	r->remote_ids[0] = (uint32_t)serial;
+	r->n_remote_ids = 1;
+	return 0;
 }
 
 /* A client reports the server's verified certificate as a key. */
@@ -217,8 +259,12 @@ static void request_complete(struct hd_request *r)
 		return;
 	}
 
-	request_remote_auth(r);
-	request_finish(r, 0);
+	ret = 0;
+	if (r->acc.auth_mode == HSD_NL_AUTH_PSK)
+		ret = request_psk_remote_auth(r);
+	else
+		request_remote_auth(r);
+	request_finish(r, ret);
 }
 
 static int request_wait(struct hd_request *r, uint32_t events)
@@ -253,10 +299,41 @@ static void request_step(struct hd_request *r)
 	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
 		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
 	if (ret < 0) {
+		/* A key we found but could not use says more than GnuTLS. */
+		if (r->psk_lookup.err) {
+			ret = r->psk_lookup.err;
+			request_set_reason(r, r->psk_lookup.reason);
+		}
 		request_set_reason(r, hsd_session_error(r->session));
 		request_set_reason(r, strerror(-ret));
 		request_finish(r, ret);
 	}
+}
+
+/*
+ * PSK credentials are per request: a client's keys come from the
+ * serials in the request, a server's lookup writes into the request.
+ */
+static int request_psk_creds(struct hd_request *r)
+{
+	int ret;
+
+	ret = hsd_creds_new(&r->creds);
+	if (ret < 0)
+		return ret;
+
+	if (r->role == HSD_CLIENT)
+		return hd_psk_offer_build(&r->psk_offer, r->creds,
+					  r->acc.peerids, r->acc.n_peerids,
+					  HD_PSK_KEY_TYPE, r->reason,
+					  sizeof(r->reason));
+
+	r->psk_lookup.type = HD_PSK_KEY_TYPE;
+	r->psk_lookup.keyring = r->acc.keyring;
+	ret = hsd_creds_psk_lookup(r->creds, hd_psk_lookup, &r->psk_lookup);
+	if (ret < 0)
+		request_set_reason(r, hsd_creds_error(r->creds));
+	return ret;
 }
 
 static int request_creds(struct hd_request *r)
@@ -264,6 +341,9 @@ static int request_creds(struct hd_request *r)
 	struct hd_daemon *d = r->d;
 	const struct hd_auth_conf *a;
 	struct hsd_creds *shared;
+
+	if (r->acc.auth_mode == HSD_NL_AUTH_PSK)
+		return request_psk_creds(r);
 
 	if (r->role == HSD_CLIENT && r->acc.auth_mode == HSD_NL_AUTH_UNAUTH) {
 		r->creds = hsd_creds_ref(d->creds.anon);
@@ -321,7 +401,7 @@ static int request_session(struct hd_request *r)
 	if (r->role == HSD_CLIENT)
 		hsd_session_set_verify_peer(s,
 				r->acc.auth_mode == HSD_NL_AUTH_X509);
-	else
+	else if (r->acc.auth_mode != HSD_NL_AUTH_PSK)
 		hsd_session_set_client_auth(s, HSD_CLIENT_AUTH_REQUEST);
 
 	timeout = r->acc.timeout_ms ? r->acc.timeout_ms : HD_DEFAULT_TIMEOUT_MS;
@@ -333,12 +413,6 @@ static int request_session(struct hd_request *r)
 static int request_setup(struct hd_request *r)
 {
 	int ret;
-
-	if (r->acc.auth_mode == HSD_NL_AUTH_PSK) {
-		/* TODO: PSK handshakes (NVMe/TCP), need PSK support in lib */
-		request_set_reason(r, "PSK handshakes are not supported yet");
-		return -EINVAL;
-	}
 
 	if (r->acc.keyring) {
 		ret = hd_keyring_hold(r->acc.keyring);
