@@ -226,7 +226,8 @@ rig_initramfs()
 	cp "$RIG_LIB/initramfs-init" "$stage/init"
 	chmod 755 "$stage/init"
 
-	for m in $(rig_module_order "$moddir" $RIG_INITRD_MODULES | awk '!s[$0]++'); do
+	for m in $(rig_module_order "$moddir" $RIG_INITRD_MODULES |
+		   awk '!seen[$0]++'); do
 		out="$stage/modules/$(basename "${m%%.ko*}").ko"
 		rig_decompress "$moddir/$m" > "$out"
 		basename "$out" >> "$stage/modules/order"
@@ -289,7 +290,7 @@ rig_build()
 		rig_die "build of the checkout failed in the VM root"
 	fi
 	rig_chroot_umount
-	rig_log "build ok: $(grep -c -i warning "$RIG_ROOT/build/rig/build.log" || true) warning lines"
+	rig_log "build ok (log: $RIG_ROOT/build/rig/build.log)"
 }
 
 # ---- boot ------------------------------------------------------------
@@ -308,7 +309,7 @@ rig_console_filter()
 rig_boot()
 {
 	local job="$RIG_ROOT/build/rig/job" rc=0
-	local append
+	local append virtfs
 
 	{
 		printf 'RIG_MODE=%q\n' "$1"
@@ -321,6 +322,8 @@ rig_boot()
 	} > "$job"
 	rm -f "$RIG_ROOT/build/rig/status"
 
+	virtfs="local,path=$RIG_ROOT,mount_tag=root"
+	virtfs="$virtfs,security_model=passthrough,multidevs=remap"
 	append="console=ttyS0 quiet panic=-1"
 	append="$append rig.init=/build/src/kmod-tests/lib/vm-init"
 	rig_log "booting $RIG_KVER under TCG (timeout ${RIG_TIMEOUT}s)"
@@ -329,7 +332,7 @@ rig_boot()
 		-nographic -no-reboot -nic none \
 		-kernel "$(mkroot_vmlinuz "$RIG_ROOT" "$RIG_KVER")" \
 		-initrd "$RIG_INITRD" -append "$append" \
-		-virtfs "local,path=$RIG_ROOT,mount_tag=root,security_model=passthrough,multidevs=remap" \
+		-virtfs "$virtfs" \
 		< /dev/null | rig_console_filter |
 		tee "$RIG_ENTRY/console.log" || rc=$?
 
