@@ -25,6 +25,10 @@ struct held_keyring {
 /* Requests in flight are few; a full table just skips the unlink. */
 static struct held_keyring held[64];
 
+/* The keyrings linked from the configuration, for server lookups. */
+static int32_t linked[32];
+static size_t n_linked;
+
 static int32_t keyring_lookup(const char *name)
 {
 	char *end;
@@ -48,10 +52,14 @@ static void keyring_link_one(const char *name)
 		return;
 	}
 
-	if (keyctl_link(serial, KEY_SPEC_SESSION_KEYRING) < 0)
+	if (keyctl_link(serial, KEY_SPEC_SESSION_KEYRING) < 0) {
 		log_debug("Failed to link keyring '%s': %m", name);
-	else
-		log_debug("Linked keyring '%s' (%d)", name, serial);
+		return;
+	}
+
+	log_debug("Linked keyring '%s' (%d)", name, serial);
+	if (n_linked < sizeof(linked) / sizeof(linked[0]))
+		linked[n_linked++] = serial;
 }
 
 void hd_keyring_link_config(const char *list)
@@ -59,6 +67,7 @@ void hd_keyring_link_config(const char *list)
 	char *copy, *name, *save = NULL;
 	size_t i;
 
+	n_linked = 0;
 	for (i = 0; i < sizeof(default_keyrings) / sizeof(char *); i++)
 		keyring_link_one(default_keyrings[i]);
 
@@ -200,6 +209,16 @@ int32_t hd_keyring_search(int32_t keyring, const char *type,
 
 	serial = keyctl_search(keyring, type, desc, 0);
 	return serial < 0 ? -errno : (int32_t)serial;
+}
+
+int32_t hd_keyring_search_config(const char *type, const char *desc)
+{
+	int32_t serial = -ENOKEY;
+	size_t i;
+
+	for (i = 0; i < n_linked && serial == -ENOKEY; i++)
+		serial = hd_keyring_search(linked[i], type, desc);
+	return serial;
 }
 
 int32_t hd_keyring_add_cert(const void *der, size_t len, const char *desc)

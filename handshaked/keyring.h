@@ -42,6 +42,14 @@ int32_t hd_keyring_search(int32_t keyring, const char *type,
 			  const char *desc);
 
 /*
+ * hd_keyring_search() in each keyring hd_keyring_link_config() linked,
+ * in its order; the first match wins. Keyrings other requests linked
+ * into our session keyring are not searched: one consumer's keys must
+ * not answer for another.
+ */
+int32_t hd_keyring_search_config(const char *type, const char *desc);
+
+/*
  * Add a DER certificate as an "asymmetric" key to the user keyring.
  * Returns its serial (> 0) or a negative errno.
  */

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <keyutils.h>
-
 #include "keyring.h"
 #include "log.h"
 #include "psk.h"
@@ -186,8 +184,10 @@ int32_t hd_psk_offer_serial(const struct hd_psk_offer *o,
 
 /*
  * The request's keyring first: it is the one the consumer chose (an
- * nvmet port's keyring). Then everything linked into our session
- * keyring, as tlshd searches.
+ * nvmet port's keyring, .nvme by default). Then the keyrings of the
+ * configuration. tlshd searches its whole session keyring instead,
+ * which also holds the keyrings of other requests in flight, such as
+ * an NVMe host's own keyring on a machine that is host and target.
  */
 static int32_t lookup_search(const struct hd_psk_lookup *l,
 			     const char *identity)
@@ -197,8 +197,7 @@ static int32_t lookup_search(const struct hd_psk_lookup *l,
 	if (l->keyring > 0)
 		serial = hd_keyring_search(l->keyring, l->type, identity);
 	if (serial == -ENOKEY || serial == -EACCES)
-		serial = hd_keyring_search(KEY_SPEC_SESSION_KEYRING, l->type,
-					   identity);
+		serial = hd_keyring_search_config(l->type, identity);
 	return serial;
 }
 

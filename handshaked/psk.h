@@ -79,8 +79,8 @@ struct hd_psk_lookup {
 
 /*
  * An hsd_psk_lookup_fn over struct hd_psk_lookup: search the request's
- * keyring, then our session keyring (where .nvme, .nfs, .nfsd and the
- * configured keyrings are linked) for a key of the lookup's type whose
+ * keyring, then the keyrings of the configuration (.nvme, .nfs, .nfsd
+ * and [authenticate] keyrings) for a key of the lookup's type whose
  * description is the identity. -ENOKEY when no keyring has one.
  */
 int hd_psk_lookup(void *data, const char *identity, uint8_t *key,
