@@ -47,6 +47,17 @@ int hd_log_debug_level(void)
 	return debug_level;
 }
 
+static void hd_vlog(int prio, const char *fmt, va_list ap)
+{
+	if (log_opened) {
+		vsyslog(prio, fmt, ap);
+	} else {
+		/* Before hd_log_open() (and in tests): plain stderr. */
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+}
+
 void hd_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
@@ -55,13 +66,16 @@ void hd_log(int prio, const char *fmt, ...)
 		return;
 
 	va_start(ap, fmt);
-	if (log_opened) {
-		vsyslog(prio, fmt, ap);
-	} else {
-		/* Before hd_log_open() (and in tests): plain stderr. */
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	}
+	hd_vlog(prio, fmt, ap);
+	va_end(ap);
+}
+
+void hd_log_force(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	hd_vlog(prio, fmt, ap);
 	va_end(ap);
 }
 

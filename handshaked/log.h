@@ -17,6 +17,12 @@ int hd_log_debug_level(void);
 
 void hd_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Log even a debug line while loglevel is 0: for output that another
+ * setting asked for ([debug] tls), as tlshd does.
+ */
+void hd_log_force(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #define log_err(...)	hd_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)	hd_log(LOG_WARNING, __VA_ARGS__)

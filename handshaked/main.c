@@ -102,12 +102,14 @@ static void gnutls_log(int level, const char *text)
 
 	if (len && text[len - 1] == '\n')
 		len--;
-	log_debug("gnutls[%d]: %.*s", level, (int)len, text);
+	hd_log_force(LOG_DEBUG, "gnutls[%d]: %.*s", level, (int)len, text);
 }
 
+/* [debug]: taken again on every reload. */
 static void apply_debug(const struct hd_config *cfg)
 {
 	hd_log_set_debug(cfg->loglevel);
+	hd_nl_set_debug(cfg->nl_debug);
 	gnutls_global_set_log_function(gnutls_log);
 	gnutls_global_set_log_level(cfg->tls_debug);
 	if (cfg->delay_done)

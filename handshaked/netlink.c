@@ -321,12 +321,17 @@ static int nl_cmds_setup(struct hd_nl *nl)
 	return 0;
 }
 
+void hd_nl_set_debug(int level)
+{
+	nl_debug = level;
+}
+
 int hd_nl_open(struct hd_nl **out, int nl_debug_level)
 {
 	struct hd_nl *nl;
 	int ret;
 
-	nl_debug = nl_debug_level;
+	hd_nl_set_debug(nl_debug_level);
 	nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return -ENOMEM;

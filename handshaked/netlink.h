@@ -59,6 +59,9 @@ int hd_nl_accept(struct hd_nl *nl, struct hd_accept *a,
 int hd_nl_done(struct hd_nl *nl, int sockfd, unsigned int status,
 	       const uint32_t *remote_ids, unsigned int n_ids);
 
+/* libnl's own debug output level ([debug] nl), 0 for none. */
+void hd_nl_set_debug(int level);
+
 /* Translate a libnl error code into a negative errno. */
 int hd_nl_errno(int nlerr);
 
