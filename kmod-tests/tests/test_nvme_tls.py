@@ -375,7 +375,6 @@ def test_nvme_tls_unreadable_host_key_fails_with_enokey(
         assert not a.handshake_lines("server"), a.text()
     else:
         assert not ok_lines(a, None), a.text()
-    run("keyctl", "setperm", serial, "0x3f0b0000")
 
 
 def test_nvme_tls_without_any_key_fails_before_handshake(
