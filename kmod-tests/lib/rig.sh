@@ -54,6 +54,9 @@ rig_chroot_umount()
 }
 
 trap rig_chroot_umount EXIT
+# Make a signal an ordinary exit so that the EXIT trap runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Refuse to delete a tree that still has something mounted inside:
 # a bind mount of /dev would take the host's device nodes with it.

@@ -165,7 +165,10 @@ def _netlink_groups(pid):
     """Group masks (first 32 groups) of pid's netlink sockets."""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue  # closed while we looked: the agent is starting
         if link.startswith("socket:["):
             inodes.add(link[8:-1])
 
@@ -405,8 +408,9 @@ def keyring_keys():
     serials = []
 
     def add(description, path):
-        res = run("keyctl", "padd", "user", description, "@u",
-                  stdin=open(path, "rb"))
+        with open(path, "rb") as f:
+            res = run("keyctl", "padd", "user", description, "@u",
+                      stdin=f)
         serial = int(res.stdout.strip())
         serials.append(serial)
         # Possessor: all; user (the agent runs as root, not possessor):
