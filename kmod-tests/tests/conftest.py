@@ -164,7 +164,11 @@ def _tlshd_group_id():
 def _netlink_groups(pid):
     """Group masks (first 32 groups) of pid's netlink sockets."""
     inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return []  # exited; the caller sees it through poll()
+    for fd in fds:
         try:
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except FileNotFoundError:
