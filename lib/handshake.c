@@ -139,12 +139,35 @@ static void send_alert(struct hsd_session *s, int rc)
 	gnutls_alert_send_appropriate(s->tls, rc);
 }
 
+/*
+ * As gnutls_handshake(3) on a finished TLS 1.3 session: a client
+ * updates its sending key and asks the peer to update too (RFC 8446
+ * section 4.6.3); a server has nothing to do.
+ */
+static int handshake_again(struct hsd_session *s)
+{
+	int rc;
+
+	if (s->role == HSD_SERVER)
+		return 0;
+
+	if (s->in_kernel) {
+		hsd__session_error(s, "keys live in the kernel: update them through hsd_conn_handshake()");
+		return -EINVAL;
+	}
+
+	rc = gnutls_session_key_update(s->tls, GNUTLS_KU_PEER);
+	return hsd__handshake_result(s, rc);
+}
+
 int hsd_handshake(struct hsd_session *s)
 {
 	int ret, rc;
 
-	if (s->failed || s->done)
+	if (s->failed)
 		return s->failed;
+	if (s->done)
+		return handshake_again(s);
 
 	if (hsd__deadline_passed(s)) {
 		hsd__session_error(s, "handshake timed out");

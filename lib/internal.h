@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <gnutls/gnutls.h>
@@ -74,7 +75,24 @@ struct hsd_session {
 	enum hsd_psk_hash psk_hash;
 	int psk_refused;	/* server: why the lookup said no */
 	int psk_alert;		/* server: alert to send for it, 0 none */
+
+	struct hsd__secrets *secrets;	/* application traffic secrets */
+	bool in_kernel;		/* kTLS holds the keys; GnuTLS may not send */
 	char error[HSD_ERROR_MAX];
+};
+
+/*
+ * The current application traffic secrets of both directions (RFC 8446
+ * section 7.1), as GnuTLS reports them. Lives in a locked page that is
+ * wiped before it is unmapped.
+ */
+#define HSD_SECRET_MAX 64
+
+struct hsd__secrets {
+	uint8_t rx[HSD_SECRET_MAX];
+	uint8_t tx[HSD_SECRET_MAX];
+	size_t len;		/* the hash length of the cipher suite */
+	bool have_rx, have_tx;
 };
 
 /* Any of the kTLS crypto_info structs this library fills. */
@@ -119,5 +137,91 @@ int hsd__psk_done(struct hsd_session *s);
  */
 int hsd__ktls_fill(struct hsd_session *s, bool read,
 		   union hsd__ktls_info *info, size_t *len);
+
+/* ktls.c: the kTLS crypto_info of one direction from a key and IV. */
+int hsd__ktls_sizes(gnutls_cipher_algorithm_t alg, size_t *key_len,
+		    size_t *iv_len);
+int hsd__ktls_build(gnutls_cipher_algorithm_t alg, const gnutls_datum_t *key,
+		    const gnutls_datum_t *iv, const unsigned char seq[8],
+		    union hsd__ktls_info *info, size_t *len);
+
+/* secret.c: traffic secrets and the RFC 8446 key schedule after it. */
+struct hsd__secrets *hsd__secrets_new(void);
+void hsd__secrets_free(struct hsd__secrets *sec);
+void hsd__secrets_attach(struct hsd_session *s);
+int hsd__hkdf_expand_label(gnutls_mac_algorithm_t mac,
+			   const uint8_t *secret, size_t secret_len,
+			   const char *label, uint8_t *out, size_t out_len);
+int hsd__secret_next(gnutls_mac_algorithm_t mac, uint8_t *secret,
+		     size_t len);
+int hsd__secret_ktls(gnutls_cipher_algorithm_t alg, gnutls_mac_algorithm_t mac,
+		     const uint8_t *secret, size_t len,
+		     union hsd__ktls_info *info, size_t *info_len);
+gnutls_mac_algorithm_t hsd__session_mac(struct hsd_session *s);
+
+/*
+ * conn.c: how a connection reaches the kernel. The tests put their
+ * own in place to see the keys and records without kTLS.
+ */
+struct hsd__conn_ops {
+	/* Install a key for receiving (rx) or sending; 0 or -errno. */
+	int (*set_key)(struct hsd_conn *c, bool rx,
+		       const union hsd__ktls_info *info, size_t len);
+	/* Send one record of the given type; bytes sent or -errno. */
+	ssize_t (*send_record)(struct hsd_conn *c, uint8_t type,
+			       const void *data, size_t len);
+};
+
+/* A NewSessionTicket message body, as received. */
+struct hsd__ticket {
+	uint8_t *data;
+	size_t len;
+};
+
+struct hsd_conn {
+	int fd;
+	enum hsd_role role;
+	gnutls_cipher_algorithm_t cipher;
+	gnutls_mac_algorithm_t mac;
+	struct hsd__secrets *sec;
+	const struct hsd__conn_ops *ops;
+	void *ops_data;
+
+	uint64_t tx_records;	/* counted under the current sending key */
+	uint64_t tx_limit;
+	uint64_t tx_updates;
+	uint64_t rx_updates;
+	bool ku_pending;	/* a KeyUpdate of ours waits to be sent */
+	bool ku_request;	/* ... with update_requested */
+
+	/* Token bucket of inbound KeyUpdates. */
+	unsigned int ku_burst;
+	unsigned int ku_interval_ms;
+	unsigned int ku_tokens;
+	uint64_t ku_refill_ms;	/* CLOCK_MONOTONIC of the last refill */
+
+	uint8_t *hs;		/* handshake bytes of an unfinished message */
+	size_t hs_len;
+	struct hsd__ticket tickets[HSD_CONN_TICKETS_MAX];
+	size_t n_tickets;
+	uint64_t tickets_total;
+	uint8_t *rbuf;		/* whole records for hsd_conn_recv() */
+
+	int alert;
+	bool peer_closed;
+	int failed;
+	char error[HSD_ERROR_MAX];
+};
+
+#define hsd__conn_error(c, ...) hsd__error_set((c)->error, __VA_ARGS__)
+
+int hsd__conn_new(struct hsd_conn **out, struct hsd_session *s,
+		  const struct hsd__conn_ops *ops);
+/* Send a fatal alert, best effort, and end the connection: -EPROTO. */
+int hsd__conn_abort(struct hsd_conn *c, uint8_t desc);
+/* Derive and install the next key of one direction (section 7.2). */
+int hsd__conn_next_key(struct hsd_conn *c, bool rx);
+/* Take a token from the inbound KeyUpdate bucket; false when empty. */
+bool hsd__conn_ku_allowed(struct hsd_conn *c);
 
 #endif /* HANDSHAKED_INTERNAL_H */

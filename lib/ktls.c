@@ -218,12 +218,43 @@ static void fill_fields(const struct ktls_cipher *kc, uint8_t *out,
 	memcpy(out + kc->seq_off, seq, 8);
 }
 
+int hsd__ktls_sizes(gnutls_cipher_algorithm_t alg, size_t *key_len,
+		    size_t *iv_len)
+{
+	const struct ktls_cipher *kc = ktls_cipher_find(alg);
+
+	if (!kc)
+		return -EOPNOTSUPP;
+
+	*key_len = kc->key_len;
+	*iv_len = kc->salt_len + kc->iv_len;
+	return 0;
+}
+
+int hsd__ktls_build(gnutls_cipher_algorithm_t alg, const gnutls_datum_t *key,
+		    const gnutls_datum_t *iv, const unsigned char seq[8],
+		    union hsd__ktls_info *info, size_t *len)
+{
+	const struct ktls_cipher *kc = ktls_cipher_find(alg);
+
+	if (!kc)
+		return -EOPNOTSUPP;
+	if (key->size != kc->key_len || iv->size != kc->salt_len + kc->iv_len)
+		return -EINVAL;
+
+	memset(info, 0, sizeof(*info));
+	info->info.version = TLS_1_3_VERSION;
+	info->info.cipher_type = kc->type;
+	fill_fields(kc, (uint8_t *)info, key, iv, seq);
+	*len = kc->size;
+	return 0;
+}
+
 int hsd__ktls_fill(struct hsd_session *s, bool read,
 		   union hsd__ktls_info *info, size_t *len)
 {
 	gnutls_datum_t mac, iv, key;
 	gnutls_cipher_algorithm_t alg = gnutls_cipher_get(s->tls);
-	const struct ktls_cipher *kc;
 	unsigned char seq[8];
 	int rc;
 
@@ -232,8 +263,7 @@ int hsd__ktls_fill(struct hsd_session *s, bool read,
 		return -EINVAL;
 	}
 
-	kc = ktls_cipher_find(alg);
-	if (!kc) {
+	if (!ktls_cipher_find(alg)) {
 		hsd__session_error(s, "cipher '%s' has no kernel TLS form",
 				   gnutls_cipher_get_name(alg));
 		return -EOPNOTSUPP;
@@ -246,19 +276,12 @@ int hsd__ktls_fill(struct hsd_session *s, bool read,
 		return -EIO;
 	}
 
-	if (key.size != kc->key_len || iv.size != kc->salt_len + kc->iv_len) {
+	rc = hsd__ktls_build(alg, &key, &iv, seq, info, len);
+	if (rc < 0) {
 		hsd__session_error(s, "unexpected key or IV size");
 		rc = -EIO;
-		goto wipe_seq;
 	}
 
-	memset(info, 0, sizeof(*info));
-	info->info.version = TLS_1_3_VERSION;
-	info->info.cipher_type = kc->type;
-	fill_fields(kc, (uint8_t *)info, &key, &iv, seq);
-	*len = kc->size;
-
-wipe_seq:
 	gnutls_memset(seq, 0, sizeof(seq));
 	return rc;
 }
@@ -313,5 +336,8 @@ int hsd_session_ktls_install(struct hsd_session *s)
 	rc = ktls_set(s, false);
 	if (rc < 0)
 		return rc;
+
+	/* From here on the kernel encrypts what GnuTLS would send. */
+	s->in_kernel = true;
 	return ktls_set(s, true);
 }

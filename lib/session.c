@@ -118,6 +118,7 @@ void hsd_session_free(struct hsd_session *s)
 		return;
 
 	gnutls_deinit(s->tls);
+	hsd__secrets_free(s->secrets);
 	if (s->psk_client)
 		gnutls_psk_free_client_credentials(s->psk_client);
 	hsd_creds_unref(s->creds);
@@ -353,10 +354,31 @@ static int set_credentials(struct hsd_session *s)
 	return 0;
 }
 
+/*
+ * The application traffic secrets outlive the handshake for key
+ * updates once the keys live in the kernel (RFC 8446 section 4.6.3).
+ */
+static int record_secrets(struct hsd_session *s)
+{
+	s->secrets = hsd__secrets_new();
+	if (!s->secrets) {
+		hsd__session_error(s, "cannot lock memory for traffic secrets: %s",
+				   strerror(errno));
+		return -ENOMEM;
+	}
+
+	hsd__secrets_attach(s);
+	return 0;
+}
+
 /* Apply the options, once, before the first handshake step. */
 int hsd__session_start(struct hsd_session *s)
 {
 	int rc;
+
+	rc = record_secrets(s);
+	if (rc < 0)
+		return rc;
 
 	rc = apply_priority(s);
 	if (rc < 0)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -192,7 +193,12 @@ int hsd_session_timeout_left(const struct hsd_session *s);
  *   -ECONNRESET / -EPIPE  the peer went away
  *   -EPROTO	the peer broke the protocol or sent a fatal alert
  *   -ENOMEM, -EINVAL	as usual
- * Called again after success it returns 0.
+ * Called again after success it keeps gnutls_handshake(3)'s contract
+ * for TLS 1.3: on a server it does nothing and returns 0; on a client
+ * it updates our sending key and asks the peer to update its own (a
+ * KeyUpdate with update_requested), returning 0 or a progress code
+ * as above. Once the keys live in the kernel a client gets -EINVAL
+ * here: hsd_conn_handshake() does the same through the connection.
  */
 int hsd_handshake(struct hsd_session *s);
 
@@ -234,6 +240,187 @@ const char *hsd_session_psk_identity(const struct hsd_session *s);
  * in the socket for the kernel). Every copy of key material is wiped.
  */
 int hsd_session_ktls_install(struct hsd_session *s);
+
+/*
+ * A kernel TLS connection after the handshake: what TLS 1.3 still
+ * asks of the endpoints once the kernel holds the record keys (RFC
+ * 8446 section 4.6: key updates and session tickets; section 6:
+ * alerts). It keeps the application traffic secrets of both
+ * directions (in locked memory, wiped when freed), the hash, the
+ * cipher and a count of records sent; the session can be freed once
+ * it exists. Needs Linux 6.14 or later for key updates.
+ *
+ * Reading: kTLS returns application data from read(2) and recv(2) and
+ * fails them with EIO at any other record. Read with recvmsg(2) and a
+ * control buffer (CMSG_SPACE(1)) instead: a record of another type
+ * comes back with a SOL_TLS/TLS_GET_RECORD_TYPE message (see
+ * hsd_record_type()); hand its content to hsd_conn_input(). Use a
+ * buffer of HSD_RECORD_MAX bytes so that such records come whole.
+ * hsd_conn_recv() does all of that for callers without io_uring.
+ *
+ * Calls that may write (input, key updates, flush, close) send one
+ * record with sendmsg(2) and may change the sending key: make them
+ * while no other send on the socket is under way, and before every
+ * send of application data check that hsd_conn_flush() returns 0.
+ */
+struct hsd_conn;
+
+/* Largest TLS record content (RFC 8446 section 5.1). */
+#define HSD_RECORD_MAX 16384
+
+/* TLS record content types (RFC 8446 appendix B.1). */
+enum hsd_record {
+	HSD_RECORD_ALERT = 21,
+	HSD_RECORD_HANDSHAKE = 22,
+	HSD_RECORD_DATA = 23,
+};
+
+/* Positive results of the hsd_conn_* calls: not an error. */
+enum hsd_conn_event {
+	HSD_CONN_CLOSED = 1,	/* close_notify: the peer sends no more */
+	HSD_CONN_WARNING,	/* warning alert, see hsd_conn_alert() */
+	HSD_CONN_AGAIN_WRITE,	/* a KeyUpdate waits for room in the socket:
+				 * call hsd_conn_flush() once writable */
+};
+
+/*
+ * Make the connection of a session whose keys hsd_session_ktls_install()
+ * moved into the kernel. -EINVAL before that or for anything but
+ * TLS 1.3; -EBUSY when the session already made one. The session's
+ * secrets move into the connection.
+ */
+int hsd_conn_from_session(struct hsd_conn **out, struct hsd_session *s);
+/* hsd_session_ktls_install() followed by hsd_conn_from_session(). */
+int hsd_session_ktls_install_conn(struct hsd_session *s,
+				  struct hsd_conn **out);
+/* Wipe the secrets and free. The socket stays open. */
+void hsd_conn_free(struct hsd_conn *c);
+
+int hsd_conn_fd(const struct hsd_conn *c);
+/* Text of the last failure on this connection, "" if none. */
+const char *hsd_conn_error(const struct hsd_conn *c);
+/* The last alert received (its description), -1 if none. */
+int hsd_conn_alert(const struct hsd_conn *c);
+/* Whether the peer sent close_notify. */
+bool hsd_conn_peer_closed(const struct hsd_conn *c);
+
+/*
+ * Inbound KeyUpdate limit, a token bucket: burst updates at once, then
+ * one more per interval_ms (0: never more). Past it, the connection
+ * ends with an unexpected_message alert. Default: 16, one a second.
+ */
+int hsd_conn_set_key_update_limit(struct hsd_conn *c, unsigned int burst,
+				  unsigned int interval_ms);
+
+/*
+ * Update the sending key after this many records under one key.
+ * Default: 2^24 for AES-GCM and AES-CCM (RFC 8446 section 5.5 allows
+ * 2^24.5 for AES-GCM), 2^60 for ChaCha20-Poly1305.
+ */
+int hsd_conn_set_tx_rekey_limit(struct hsd_conn *c, uint64_t records);
+
+/*
+ * Handle one record other than application data, given its content
+ * type and content (as recvmsg returned them):
+ *   handshake KeyUpdate: derive and install the next receiving key
+ *	(rec_seq 0); if the peer asked, send our own KeyUpdate and
+ *	install the next sending key. Returns 0, or HSD_CONN_AGAIN_WRITE
+ *	when our KeyUpdate must wait for room in the socket.
+ *   handshake NewSessionTicket (client): kept, see hsd_conn_ticket().
+ *   alert close_notify: HSD_CONN_CLOSED.
+ *   other warning alert: HSD_CONN_WARNING (RFC 8446 section 6 has
+ *	peers send errors as fatal; user_canceled is the one warning).
+ *   fatal alert: -EPROTO.
+ *   anything else, or too many KeyUpdates: we send a fatal alert and
+ *	return -EPROTO. Every later call returns the same error.
+ */
+int hsd_conn_input(struct hsd_conn *c, unsigned int type,
+		   const void *data, size_t len);
+
+/*
+ * Handle the error a read of the socket returned (negative errno).
+ * -EKEYEXPIRED (the kernel waits for a new receiving key after a
+ * KeyUpdate the connection did not see): install the next receiving
+ * key and send a KeyUpdate of our own, in case the peer asked; 0 or
+ * HSD_CONN_AGAIN_WRITE on success. Other errors are kept and returned.
+ */
+int hsd_conn_read_error(struct hsd_conn *c, int err);
+
+/*
+ * Read application data: bytes read, 0 at the end of the stream
+ * (close_notify or a closed TCP connection; see
+ * hsd_conn_peer_closed()), or a negative errno (-EAGAIN on a
+ * non-blocking socket with nothing to read). Other records are handed
+ * to hsd_conn_input() on the way.
+ */
+ssize_t hsd_conn_recv(struct hsd_conn *c, void *buf, size_t len);
+
+/*
+ * The record type of a message recvmsg(2) filled on a kTLS socket:
+ * HSD_RECORD_DATA without a SOL_TLS control message.
+ */
+struct msghdr;
+int hsd_record_type(const struct msghdr *msg);
+
+/*
+ * Update our sending key: send a KeyUpdate (asking the peer to update
+ * its own if request_peer) and install the next sending key. Returns 0
+ * or HSD_CONN_AGAIN_WRITE (nothing sent yet; see hsd_conn_flush()).
+ */
+int hsd_conn_key_update(struct hsd_conn *c, bool request_peer);
+
+/*
+ * As hsd_handshake() on a finished session: a client updates its key
+ * and asks the peer to update too; a server does nothing.
+ */
+int hsd_conn_handshake(struct hsd_conn *c);
+
+/*
+ * Send a KeyUpdate still waiting for room in the socket. 0 when none
+ * waits (application data may go), HSD_CONN_AGAIN_WRITE, or -errno.
+ */
+int hsd_conn_flush(struct hsd_conn *c);
+
+/*
+ * Count application data sent by the caller (bytes the kernel took in
+ * one send): each send makes at least one record and one per 16 KiB.
+ * When the count reaches the rekey limit, updates the sending key as
+ * hsd_conn_key_update(c, false) does.
+ */
+int hsd_conn_sent(struct hsd_conn *c, size_t bytes);
+
+/*
+ * send(2) of application data after hsd_conn_flush(), counted with
+ * hsd_conn_sent(). Bytes sent or a negative errno.
+ */
+ssize_t hsd_conn_send(struct hsd_conn *c, const void *buf, size_t len,
+		      int flags);
+
+/* Send close_notify; the caller then shuts the socket down. */
+int hsd_conn_close(struct hsd_conn *c);
+
+/* What happened on the connection so far. */
+struct hsd_conn_stats {
+	uint64_t tx_records;	/* records counted under the current key */
+	uint64_t tx_key_updates;	/* sending keys we installed */
+	uint64_t rx_key_updates;	/* receiving keys we installed */
+	uint64_t tickets;	/* NewSessionTickets received */
+};
+
+void hsd_conn_stats(const struct hsd_conn *c, struct hsd_conn_stats *st);
+
+/*
+ * NewSessionTicket messages a client received (RFC 8446 section
+ * 4.6.1), raw: the handshake message body without its 4-byte header.
+ * The newest HSD_CONN_TICKETS_MAX are kept; index 0 is the oldest.
+ * Returns -ENOENT past the last. The pointer lives until the next call
+ * that reads records or the connection is freed.
+ */
+#define HSD_CONN_TICKETS_MAX 8
+
+size_t hsd_conn_ticket_count(const struct hsd_conn *c);
+int hsd_conn_ticket(const struct hsd_conn *c, size_t index,
+		    const void **data, size_t *len);
 
 /*
  * The underlying gnutls_session_t, for callers that need more than
