@@ -416,6 +416,13 @@ int tu_record_decrypt(const union hsd__ktls_info *info, uint64_t seq,
 size_t tu_record_encrypt(const union hsd__ktls_info *info, uint64_t seq,
 			 const void *data, size_t len, uint8_t *rec)
 {
+	return tu_record_encrypt_type(info, seq, 23, data, len, rec);
+}
+
+size_t tu_record_encrypt_type(const union hsd__ktls_info *info, uint64_t seq,
+			      uint8_t type, const void *data, size_t len,
+			      uint8_t *rec)
+{
 	gnutls_aead_cipher_hd_t h;
 	uint8_t nonce[12], inner[1024];
 	size_t out_len = len + 1 + 16;
@@ -424,7 +431,7 @@ size_t tu_record_encrypt(const union hsd__ktls_info *info, uint64_t seq,
 
 	tu_assert(len < sizeof(inner), "record too long");
 	memcpy(inner, data, len);
-	inner[len] = 23;	/* application_data */
+	inner[len] = type;	/* the content type inside */
 
 	rec[0] = 23;
 	rec[1] = 3;

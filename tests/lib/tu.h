@@ -102,6 +102,10 @@ int tu_record_decrypt(const union hsd__ktls_info *info, uint64_t seq,
 /* Build one encrypted application data record; returns its length. */
 size_t tu_record_encrypt(const union hsd__ktls_info *info, uint64_t seq,
 			 const void *data, size_t len, uint8_t *rec);
+/* The same with another inner content type (22 handshake, 21 alert). */
+size_t tu_record_encrypt_type(const union hsd__ktls_info *info, uint64_t seq,
+			      uint8_t type, const void *data, size_t len,
+			      uint8_t *rec);
 /* The sequence number kept in a kTLS crypto_info. */
 uint64_t tu_info_seq(const union hsd__ktls_info *info);
 
