@@ -120,7 +120,7 @@ static int key_update_in(struct hsd_conn *c, const uint8_t *body, size_t len,
 
 	if (!hsd__conn_ku_allowed(c))
 		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
-				  "peer sent KeyUpdates faster than %u at once and one per %u ms",
+				  "peer sent more KeyUpdates than allowed (%u at once, then one per %u ms)",
 				  c->ku_burst, c->ku_interval_ms);
 
 	if (hsd__conn_next_key(c, true) < 0) {
@@ -293,7 +293,7 @@ int hsd_conn_read_error(struct hsd_conn *c, int err)
 	 */
 	if (!hsd__conn_ku_allowed(c))
 		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
-				  "peer sent KeyUpdates faster than %u at once and one per %u ms",
+				  "peer sent more KeyUpdates than allowed (%u at once, then one per %u ms)",
 				  c->ku_burst, c->ku_interval_ms);
 
 	if (hsd__conn_next_key(c, true) < 0) {
