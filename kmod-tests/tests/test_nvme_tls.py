@@ -53,9 +53,26 @@ def gen_key(hostnqn):
     return m.group(0)
 
 
-def key_search(keyring, ident):
-    res = run("keyctl", "search", keyring, "psk", ident, check=False)
-    return int(res.stdout.strip()) if res.returncode == 0 else None
+def psk_keys():
+    """{serial: description} of the live "psk" keys of our subsystem, from
+    /proc/keys (which needs no search permission on .nvme)."""
+    keys = {}
+    for line in Path("/proc/keys").read_text().splitlines():
+        col = line.split(None, 8)
+        if len(col) < 9 or col[7] != "psk" or SUBNQN not in col[8]:
+            continue
+        if "R" in col[1] or "i" in col[1]:   # revoked or invalidated
+            continue
+        keys[int(col[0], 16)] = col[8]
+    return keys
+
+
+def key_serial(ident, known=()):
+    """The serial of a live key with this identity not in known."""
+    found = [s for s, desc in psk_keys().items()
+             if desc.startswith(ident + ":") and s not in known]
+    assert len(found) == 1, f"keys for '{ident}': {found}"
+    return found[0]
 
 
 class Keys:
@@ -63,19 +80,18 @@ class Keys:
     host's own; all revoked and unlinked afterwards."""
 
     def __init__(self):
-        self.inserted = []          # (serial, keyring)
+        self.inserted = []
         self.host_ring = None
 
     def insert(self, hostnqn, keyring=".nvme", keydata=None):
         """Insert a (fresh) key into the keyring of that name."""
         keydata = keydata or gen_key(hostnqn)
+        known = psk_keys()
         run("nvme", "check-tls-key", "--hostnqn", hostnqn,
             "--subsysnqn", SUBNQN, "--keyring", keyring,
             "--keydata", keydata, "--insert")
-        ring = "%:.nvme" if keyring == ".nvme" else self.host_ring
-        serial = key_search(ring, identity(hostnqn))
-        assert serial, f"inserted key for '{hostnqn}' not found in {ring}"
-        self.inserted.append((serial, ring))
+        serial = key_serial(identity(hostnqn), known)
+        self.inserted.append(serial)
         return serial
 
     def host_keyring(self):
@@ -88,19 +104,34 @@ class Keys:
         return HOST_RING
 
     def cleanup(self):
-        for serial, ring in self.inserted:
+        """Invalidate what we inserted (gone at once from every keyring);
+        a key we made unreadable goes with the host keyring."""
+        for serial in self.inserted:
+            run("keyctl", "invalidate", serial, check=False)
             run("keyctl", "revoke", serial, check=False)
-            run("keyctl", "unlink", serial, ring, check=False)
         if self.host_ring:
+            run("keyctl", "clear", self.host_ring, check=False)
             run("keyctl", "unlink", self.host_ring, "@u", check=False)
         self.inserted = []
+
+
+def wait_keys_gone(timeout=10):
+    """The kernel collects unlinked keys asynchronously."""
+    deadline = time.monotonic() + timeout
+    while psk_keys() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return psk_keys()
 
 
 @pytest.fixture
 def keys():
     k = Keys()
+    stale = wait_keys_gone()
+    assert not stale, f"PSKs of {SUBNQN} left from before: {stale}"
     yield k
     k.cleanup()
+    left = wait_keys_gone()
+    assert not left, f"PSKs of {SUBNQN} still live: {left}"
 
 
 # ---- target --------------------------------------------------------------
@@ -378,7 +409,7 @@ def test_nvme_tls_unreadable_host_key_fails_with_enokey(
 
 
 def test_nvme_tls_without_any_key_fails_before_handshake(
-        agent, nvme_target, nvme_host):
+        agent, nvme_target, nvme_host, keys):
     a = agent(psk_agent_config())
 
     started = time.monotonic()
