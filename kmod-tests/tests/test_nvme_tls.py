@@ -67,6 +67,15 @@ def psk_keys():
     return keys
 
 
+def keyring_serial(name):
+    for line in Path("/proc/keys").read_text().splitlines():
+        col = line.split(None, 8)
+        if len(col) == 9 and col[7] == "keyring" and \
+                col[8].split(":")[0] == name:
+            return int(col[0], 16)
+    return None
+
+
 def key_serial(ident, known=()):
     """The serial of a live key with this identity not in known."""
     found = [s for s, desc in psk_keys().items()
@@ -106,9 +115,13 @@ class Keys:
     def cleanup(self):
         """Invalidate what we inserted (gone at once from every keyring);
         a key we made unreadable goes with the host keyring."""
+        nvme_ring = keyring_serial(".nvme")
         for serial in self.inserted:
-            run("keyctl", "invalidate", serial, check=False)
-            run("keyctl", "revoke", serial, check=False)
+            for cmd in (("invalidate", serial), ("revoke", serial),
+                        ("unlink", serial, nvme_ring)):
+                res = run("keyctl", *cmd, check=False)
+                if res.returncode:
+                    print(f"keyctl {cmd}: {res.stderr.strip()}")
         if self.host_ring:
             run("keyctl", "clear", self.host_ring, check=False)
             run("keyctl", "unlink", self.host_ring, "@u", check=False)
