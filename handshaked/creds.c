@@ -78,10 +78,12 @@ int hd_creds_build(struct hd_creds_set *set, const struct hd_config *cfg,
 	struct hd_creds_set s = { 0 };
 	int ret;
 
-	ret = hsd_creds_new(&s.anon);
+	/* An anonymous client shows no certificate but still verifies. */
+	ret = creds_side(&s.anon, &(struct hd_auth_conf){
+			 .truststore = cfg->client.truststore,
+			 .crl = cfg->client.crl }, err, errlen);
 	if (ret < 0)
-		return creds_fail(NULL, ret, "credentials", "-", err, errlen);
-
+		goto release;
 	ret = creds_side(&s.client, &cfg->client, err, errlen);
 	if (ret < 0)
 		goto release;

@@ -14,7 +14,7 @@
 #include "conf.h"
 
 struct hd_creds_set {
-	struct hsd_creds *anon;		/* client without verification */
+	struct hsd_creds *anon;		/* client trust, no own certificate */
 	struct hsd_creds *client;	/* [authenticate.client] */
 	struct hsd_creds *server;	/* [authenticate.server] */
 };

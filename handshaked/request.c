@@ -373,7 +373,7 @@ static int request_peer_name(struct hd_request *r)
 		return hsd_session_set_peer_name(r->session, r->acc.peername);
 
 	/* No DNS lookups in the event loop: verify the address itself. */
-	if (r->role == HSD_CLIENT && r->acc.auth_mode == HSD_NL_AUTH_X509) {
+	if (r->role == HSD_CLIENT) {
 		request_addr_host(r, host, sizeof(host));
 		return hsd_session_set_peer_name(r->session, host);
 	}
@@ -398,10 +398,11 @@ static int request_session(struct hd_request *r)
 	if (ret < 0)
 		return ret;
 
-	if (r->role == HSD_CLIENT)
-		hsd_session_set_verify_peer(s,
-				r->acc.auth_mode == HSD_NL_AUTH_X509);
-	else if (r->acc.auth_mode != HSD_NL_AUTH_PSK)
+	/*
+	 * A client always verifies the server (the library's default):
+	 * "anonymous" only means it shows no certificate of its own.
+	 */
+	if (r->role == HSD_SERVER && r->acc.auth_mode != HSD_NL_AUTH_PSK)
 		hsd_session_set_client_auth(s, HSD_CLIENT_AUTH_REQUEST);
 
 	timeout = r->acc.timeout_ms ? r->acc.timeout_ms : HD_DEFAULT_TIMEOUT_MS;
