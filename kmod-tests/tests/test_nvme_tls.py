@@ -138,6 +138,8 @@ def wait_keys_gone(timeout=10):
 
 @pytest.fixture
 def keys():
+    """Request it first: the target holds a key until its queues are
+    gone, so keys must be torn down after host and target."""
     k = Keys()
     stale = wait_keys_gone()
     assert not stale, f"PSKs of {SUBNQN} left from before: {stale}"
@@ -320,7 +322,7 @@ def assert_connect_failed(res, a):
 # ---- tests ---------------------------------------------------------------
 
 def test_nvme_tls_psk_moves_block_data_through_ktls(
-        agent, nvme_target, nvme_host, keys):
+        keys, agent, nvme_target, nvme_host):
     key = keys.insert(HOSTNQN)
     a = agent(psk_agent_config())
     before = tls_stat()
@@ -357,7 +359,7 @@ def test_nvme_tls_psk_moves_block_data_through_ktls(
         assert " psk " in line, line
 
 
-def test_nvme_tls_wrong_psk_is_rejected(agent, nvme_target, nvme_host, keys):
+def test_nvme_tls_wrong_psk_is_rejected(keys, agent, nvme_target, nvme_host):
     keys.insert(HOSTNQN)
     # Same identity, other key bytes, in a keyring only the host uses.
     ring = keys.host_keyring()
@@ -381,7 +383,7 @@ def test_nvme_tls_wrong_psk_is_rejected(agent, nvme_target, nvme_host, keys):
 
 
 def test_nvme_tls_identity_unknown_to_target_is_rejected(
-        agent, nvme_target, nvme_host, keys):
+        keys, agent, nvme_target, nvme_host):
     keys.insert(HOSTNQN)
     # The stranger has a key, but only in the host's own keyring.
     ring = keys.host_keyring()
@@ -401,7 +403,7 @@ def test_nvme_tls_identity_unknown_to_target_is_rejected(
 
 
 def test_nvme_tls_unreadable_host_key_fails_with_enokey(
-        agent, nvme_target, nvme_host, keys):
+        keys, agent, nvme_target, nvme_host):
     ring = keys.host_keyring()
     serial = keys.insert(HOSTNQN, keyring=ring)
     # View only: the kernel can still name the key, nobody may read it.
@@ -422,7 +424,7 @@ def test_nvme_tls_unreadable_host_key_fails_with_enokey(
 
 
 def test_nvme_tls_without_any_key_fails_before_handshake(
-        agent, nvme_target, nvme_host, keys):
+        keys, agent, nvme_target, nvme_host):
     a = agent(psk_agent_config())
 
     started = time.monotonic()
