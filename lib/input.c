@@ -37,6 +37,17 @@
 #define conn_abort(c, desc, ...) \
 	(hsd__conn_error(c, __VA_ARGS__), hsd__conn_abort(c, desc))
 
+static int ku_flood(struct hsd_conn *c)
+{
+	if (c->ku_interval_ms == 0)
+		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
+				  "peer sent more KeyUpdates than allowed (%u)",
+				  c->ku_burst);
+	return conn_abort(c, AL_UNEXPECTED_MESSAGE,
+			  "peer sent more KeyUpdates than allowed (%u at once, then one per %u ms)",
+			  c->ku_burst, c->ku_interval_ms);
+}
+
 static const char *alert_name(uint8_t desc)
 {
 	const char *name;
@@ -119,9 +130,7 @@ static int key_update_in(struct hsd_conn *c, const uint8_t *body, size_t len,
 				  "KeyUpdate not at the end of its record");
 
 	if (!hsd__conn_ku_allowed(c))
-		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
-				  "peer sent more KeyUpdates than allowed (%u at once, then one per %u ms)",
-				  c->ku_burst, c->ku_interval_ms);
+		return ku_flood(c);
 
 	if (hsd__conn_next_key(c, true) < 0) {
 		hsd__conn_abort(c, AL_INTERNAL_ERROR);
@@ -292,9 +301,7 @@ int hsd_conn_read_error(struct hsd_conn *c, int err)
 	 * whether it asked for ours is unknown: send one either way.
 	 */
 	if (!hsd__conn_ku_allowed(c))
-		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
-				  "peer sent more KeyUpdates than allowed (%u at once, then one per %u ms)",
-				  c->ku_burst, c->ku_interval_ms);
+		return ku_flood(c);
 
 	if (hsd__conn_next_key(c, true) < 0) {
 		hsd__conn_abort(c, AL_INTERNAL_ERROR);
