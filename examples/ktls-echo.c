@@ -549,6 +549,8 @@ static int server_main(int argc, char **argv)
 		return 1;
 	}
 
+	/* One line per event, also into a pipe. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	sv.sfd = signal_fd();
 	sv.lfd = listen_on(port);
