@@ -166,19 +166,14 @@ int hd_keyring_read(int32_t serial, void **data, size_t *len)
 	return 0;
 }
 
-/* keyctl_describe(3) gives "type;uid;gid;perm;description". */
-int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
-			char **desc)
+int hd_keyring_parse_description(const char *text, char *type,
+				 size_t typelen, char **desc)
 {
-	char *text, *p;
+	const char *p = text;
 	size_t n;
-	int i, ret = 0;
-
-	if (keyctl_describe_alloc(serial, &text) < 0)
-		return -errno;
+	int i;
 
 	/* The description itself may hold ';': count from the left. */
-	p = text;
 	for (i = 0; i < 4 && p; i++) {
 		p = strchr(p, ';');
 		if (p)
@@ -186,18 +181,26 @@ int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
 	}
 	n = strcspn(text, ";");
 	if (!p)
-		ret = -EINVAL;
-	else if (n >= typelen)
-		ret = -ENAMETOOLONG;
-	if (ret < 0)
-		goto free_text;
+		return -EINVAL;
+	if (n >= typelen)
+		return -ENAMETOOLONG;
 
 	memcpy(type, text, n);
 	type[n] = '\0';
 	*desc = strdup(p);
-	if (!*desc)
-		ret = -ENOMEM;
-free_text:
+	return *desc ? 0 : -ENOMEM;
+}
+
+int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
+			char **desc)
+{
+	char *text;
+	int ret;
+
+	if (keyctl_describe_alloc(serial, &text) < 0)
+		return -errno;
+
+	ret = hd_keyring_parse_description(text, type, typelen, desc);
 	free(text);
 	return ret;
 }

@@ -33,6 +33,13 @@ int hd_keyring_describe(int32_t serial, char *type, size_t typelen,
 			char **desc);
 
 /*
+ * Split keyctl_describe(3) text, "type;uid;gid;perm;description",
+ * the way hd_keyring_describe() does; the description may hold ';'.
+ */
+int hd_keyring_parse_description(const char *text, char *type,
+				 size_t typelen, char **desc);
+
+/*
  * Search keyring and the keyrings linked below it for a key of type
  * whose description equals desc, as keyctl_search(3) does. Returns
  * the serial (> 0), -ENOKEY when none matches, or another negative

@@ -47,7 +47,8 @@ int hd_log_debug_level(void)
 	return debug_level;
 }
 
-static void hd_vlog(int prio, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 2, 0)))
+hd_vlog(int prio, const char *fmt, va_list ap)
 {
 	if (log_opened) {
 		vsyslog(prio, fmt, ap);
