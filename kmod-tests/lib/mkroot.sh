@@ -63,6 +63,8 @@ mkroot_install_kernel()
 			>/dev/null 2>&1; then
 		pkgs="linux-image-$kver"
 	fi
+	# Headers of the same kernel, for the test module (module/).
+	pkgs="$pkgs linux-headers-$kver"
 
 	rig_log "installing kernel $kver ($pkgs)"
 	mkroot_apt "$root" install --no-install-recommends $pkgs

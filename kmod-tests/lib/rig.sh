@@ -292,8 +292,25 @@ rig_build()
 		cat "$RIG_ROOT/build/rig/build.log" >&2
 		rig_die "build of the checkout failed in the VM root"
 	fi
+	rig_build_kmod
 	rig_chroot_umount
 	rig_log "build ok (log: $RIG_ROOT/build/rig/build.log)"
+}
+
+# The load generator module and the benchmark's helpers, built into
+# /build/kmod against the VM kernel's headers. A failure here only
+# warns: the tests that need them report it with this log.
+rig_build_kmod()
+{
+	local build=/build/src/kmod-tests/module/build
+
+	[ -x "$RIG_ROOT$build" ] || return 0
+	if chroot "$RIG_ROOT" sh -c "$build '$RIG_KVER' /build/kmod \
+			>/build/rig/kmod.log 2>&1"; then
+		rig_log "built /build/kmod (log: $RIG_ROOT/build/rig/kmod.log)"
+	else
+		rig_log "warning: building /build/kmod failed, see '$RIG_ROOT/build/rig/kmod.log'"
+	fi
 }
 
 # ---- boot ------------------------------------------------------------

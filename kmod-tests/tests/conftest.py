@@ -34,6 +34,19 @@ def pytest_addoption(parser):
         "--agent", choices=sorted(AGENTS),
         default=os.environ.get("HANDSHAKED_KMOD_AGENT", "handshaked"),
         help="handshake agent to test (default: handshaked)")
+    # Load tests and the benchmark (test_load*.py, kmod-tests/bench).
+    parser.addoption(
+        "--load-count", type=int, default=200,
+        help="requests of the default load test (default: 200)")
+    parser.addoption(
+        "--load-1000", action="store_true",
+        help="also run the 1000-request load test")
+    parser.addoption(
+        "--bench", action="store_true",
+        help="run the agent benchmark (kmod-tests/bench)")
+    parser.addoption(
+        "--bench-counts", default="40,160,256",
+        help="requests at concurrency 1, 16 and 256 in the benchmark")
 
 
 def pytest_report_header(config):
