@@ -3,7 +3,7 @@
  * hsload: load generator for handshake agents. A test writes commands
  * to /sys/kernel/debug/hsload/ctl and reads "status" (runs and server
  * counters) and "results" (one line per finished client request), all
- * as space-separated key=value pairs. See README in this directory.
+ * as space-separated key=value pairs; kmod-tests/README.md lists them.
  */
 #include <linux/debugfs.h>
 #include <linux/inet.h>
