@@ -10,10 +10,11 @@ Requests the kernel refused with EAGAIN at submit are retried and
 reported, not counted as failures."""
 
 import errno
+import os
 
 import pytest
 
-from conftest import agent_config
+from conftest import _netlink_groups, _tlshd_group_id, agent_config
 from load_hsload import (agent_fds, agent_rss_kib, hsload,  # noqa: F401
                          start_silent_peer, summarize)
 
@@ -48,10 +49,32 @@ def _load(hsload, name, count, conc, **kw):
     return res, s
 
 
-def _all_ok(res):
+def _agent_state(a):
+    """What the kernel sees of the agent: is it still in the handshake
+    multicast group (ESRCH at submit says nobody is), and its fds."""
+    pid = a.proc.pid
+    fds = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return (f"agent alive {a.alive()}, tlshd group {_tlshd_group_id()}, "
+            f"netlink group masks {_netlink_groups(pid)}, "
+            f"fds {dict(sorted(fds.items()))}")
+
+
+def _all_ok(res, a=None):
     bad = [r for r in res if r["result"] != "ok" or r["status"] != 0
            or r["echo"] != 1]
-    assert not bad, f"{len(bad)} requests failed, first: {bad[:5]}"
+    if bad and a is not None and a.alive():
+        print(_agent_state(a))
+    errs = {}
+    for r in bad:
+        key = (r["result"], r["status"], r["err"])
+        errs[key] = errs.get(key, 0) + 1
+    assert not bad, (f"{len(bad)} requests failed (result, status, err): "
+                     f"{errs}; first: {bad[:3]}")
 
 
 def _start(agent, pki, hsload):
@@ -77,12 +100,12 @@ def _concurrent(agent, pki, hsload, count):
     a = _start(agent, pki, hsload)
     conc = min(CONC, count)
     res, _ = _load(hsload, "warmup", count, conc)
-    _all_ok(res)
+    _all_ok(res, a)
     hsload.wait_server_idle()
     base = _levels(a)
 
     res, _ = _load(hsload, "load", count, conc)
-    _all_ok(res)
+    _all_ok(res, a)
     assert a.alive()
     hsload.wait_server_idle()
     _check_levels(a, base, f"{count} more requests")
@@ -101,7 +124,7 @@ def test_1000_concurrent_handshakes(agent, pki, hsload, request):
 
 
 def test_silent_peer_times_out_only_its_own_requests(agent, pki, hsload):
-    _start(agent, pki, hsload)
+    a = _start(agent, pki, hsload)
     silent = start_silent_peer()
     timeout_ms = 3000
     try:
@@ -114,7 +137,7 @@ def test_silent_peer_times_out_only_its_own_requests(agent, pki, hsload):
 
     good = hsload.results("good")
     _report("good", summarize(good), hsload.status())
-    _all_ok(good)
+    _all_ok(good, a)
 
     quiet = hsload.results("silent")
     _report("silent", summarize(quiet), hsload.status())
@@ -127,7 +150,7 @@ def test_silent_peer_times_out_only_its_own_requests(agent, pki, hsload):
 def test_cancel_and_close_mid_handshake(agent, pki, hsload):
     a = _start(agent, pki, hsload)
     res, _ = _load(hsload, "warmup", 64, 32)
-    _all_ok(res)
+    _all_ok(res, a)
     hsload.wait_server_idle()
     base = _levels(a)
 
@@ -150,6 +173,6 @@ def test_cancel_and_close_mid_handshake(agent, pki, hsload):
     # The agent still serves, and what the disturbed requests held is
     # released once the server side of each has ended.
     res, _ = _load(hsload, "after", 64, 32)
-    _all_ok(res)
+    _all_ok(res, a)
     hsload.wait_server_idle()
     _check_levels(a, base, "cancelled and shut-down requests")
