@@ -6,11 +6,13 @@
  */
 #include <config.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -72,6 +74,7 @@ struct conf_parse {
 	const char *path;
 	FILE *file;
 	int line;		/* number of the line inih is working on */
+	int seen[N_KEYS];	/* line that last set each key, 0 if none */
 	int err;		/* first failure, negative errno */
 	char *msg;
 	size_t msglen;
@@ -134,13 +137,39 @@ static void conf_check_section(struct conf_parse *p, const char *line)
 
 	start++;
 	end = strchr(start, ']');
-	if (!end)
-		return;		/* inih reports the syntax error */
+	if (!end) {
+		conf_fail(p, -EINVAL, "section header without ']'");
+		return;
+	}
 
 	if (!conf_section_known(start, end - start)) {
 		conf_fail(p, -EINVAL, "unknown section '%.*s'",
 			  (int)(end - start), start);
 	}
+}
+
+/* Control characters other than tab and line ends mean a binary file. */
+static bool conf_line_is_text(const char *buf)
+{
+	for (; *buf; buf++) {
+		unsigned char c = *buf;
+
+		if (iscntrl(c) && c != '\t' && c != '\r' && c != '\n')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * inih takes an indented line for the continuation of the previous
+ * value; tlshd's parser ignores indentation, so strip it here.
+ */
+static void conf_strip_indent(char *buf)
+{
+	size_t n = strspn(buf, " \t");
+
+	if (n)
+		memmove(buf, buf + n, strlen(buf + n) + 1);
 }
 
 static char *conf_reader(char *buf, int size, void *stream)
@@ -154,11 +183,23 @@ static char *conf_reader(char *buf, int size, void *stream)
 	p->line++;
 	len = strlen(buf);
 	if (len == (size_t)size - 1 && buf[len - 1] != '\n' && !feof(p->file)) {
+		/*
+		 * TODO: accept longer lines (tlshd has no limit); inih's
+		 * INI_MAX_LINE is fixed when the library is built.
+		 */
 		conf_fail(p, -E2BIG, "line longer than %d characters",
 			  size - 2);
 		return NULL;
 	}
 
+	/* fgets() stops at a newline or the end; anything shorter hid a NUL */
+	if (!conf_line_is_text(buf) ||
+	    (len && buf[len - 1] != '\n' && !feof(p->file))) {
+		conf_fail(p, -EINVAL, "line holds control characters or a NUL byte; is this a text file?");
+		return NULL;
+	}
+
+	conf_strip_indent(buf);
 	conf_check_section(p, buf);
 	return p->err ? NULL : buf;
 }
@@ -225,6 +266,13 @@ static int conf_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 
+	/* tlshd keeps the last value; do the same but say so */
+	if (p->seen[k - conf_keys])
+		log_warn("%s:%d: '%s' in section '%s' repeats line %d, using this value",
+			 p->path, p->line, name, section,
+			 p->seen[k - conf_keys]);
+	p->seen[k - conf_keys] = p->line;
+
 	ret = conf_set(p, k, value);
 	if (ret < 0) {
 		conf_fail(p, ret, "no memory for key '%s'", name);
@@ -253,19 +301,69 @@ void hd_config_free(struct hd_config *cfg)
 
 static int conf_open(struct conf_parse *p, bool must_exist)
 {
+	struct stat st;
 	int err;
 
 	p->file = fopen(p->path, "re");
-	if (p->file)
-		return 0;
+	if (!p->file) {
+		err = -errno;
+		if (err == -ENOENT && !must_exist)
+			return 1;
+		goto fail;
+	}
 
-	err = -errno;
-	if (err == -ENOENT && !must_exist)
-		return 1;
+	if (fstat(fileno(p->file), &st) < 0) {
+		err = -errno;
+		goto close_file;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto close_file;
+	}
+	return 0;
 
+close_file:
+	fclose(p->file);
+	p->file = NULL;
+fail:
 	snprintf(p->msg, p->msglen, "Failed to open config file '%s': %s",
 		 p->path, strerror(-err));
 	return err;
+}
+
+/* A certificate is useless without its key and the other way round. */
+static void conf_check_pair(struct conf_parse *p, const char *section,
+			    const char *cert, const char *key)
+{
+	const struct conf_key *given, *missing;
+
+	given = conf_key_find(section, cert);
+	missing = conf_key_find(section, key);
+	if (!p->seen[given - conf_keys] == !p->seen[missing - conf_keys])
+		return;
+
+	if (!p->seen[given - conf_keys]) {
+		given = missing;
+		missing = conf_key_find(section, cert);
+	}
+	p->line = p->seen[given - conf_keys];
+	conf_fail(p, -EINVAL, "'%s' in section '%s' needs '%s' too",
+		  given->name, section, missing->name);
+}
+
+static void conf_check(struct conf_parse *p)
+{
+	static const char *const sections[] = {
+		"authenticate.client", "authenticate.server",
+	};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		conf_check_pair(p, sections[i], "x509.certificate",
+				"x509.private_key");
+		conf_check_pair(p, sections[i], "x509.pq.certificate",
+				"x509.pq.private_key");
+	}
 }
 
 int hd_config_load(struct hd_config *cfg, const char *path, bool must_exist,
@@ -284,6 +382,8 @@ int hd_config_load(struct hd_config *cfg, const char *path, bool must_exist,
 		return ret < 0 ? ret : 0;
 
 	ret = ini_parse_stream(conf_reader, &p, conf_handler, &p);
+	if (!p.err && ferror(p.file))
+		conf_fail(&p, -EIO, "read error");
 	fclose(p.file);
 
 	if (!p.err && ret) {
@@ -292,6 +392,8 @@ int hd_config_load(struct hd_config *cfg, const char *path, bool must_exist,
 		snprintf(err, errlen, "%s:%d: syntax error", path,
 			 ret > 0 ? ret : p.line);
 	}
+	if (!p.err)
+		conf_check(&p);
 	if (p.err) {
 		hd_config_free(cfg);
 		return p.err;

@@ -148,6 +148,85 @@ static void test_bad_files_are_refused(void)
 	expect_refused("syntax.conf",
 		       "[debug]\nloglevel=1\nthis line has no equals sign\n",
 		       3, "syntax error");
+	expect_refused("unclosed.conf",
+		       "[debug\nloglevel=1\n", 1, "without ']'");
+	expect_refused("binary.conf",
+		       "[debug]\nloglevel=1\x01\x7f\n", 2,
+		       "control characters");
+	expect_refused("certonly.conf",
+		       "[authenticate.server]\nx509.certificate=/s.pem\n",
+		       2, "needs 'x509.private_key'");
+	expect_refused("keyonly.conf",
+		       "[authenticate.client]\nx509.truststore=/ca.pem\n"
+		       "x509.private_key=/k.pem\n",
+		       3, "needs 'x509.certificate'");
+}
+
+/* A NUL byte cannot pass through a C string: write it by hand. */
+static void test_nul_byte_is_refused(void)
+{
+	static const char text[] = "[debug]\nloglevel=1\0junk\ntls=1\n";
+	char path[256], err[512];
+	struct hd_config cfg;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/nul.conf", dir);
+	f = fopen(path, "w");
+	CHECK(f && fwrite(text, 1, sizeof(text) - 1, f) == sizeof(text) - 1);
+	if (f)
+		fclose(f);
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == -EINVAL);
+	CHECK_CONTAINS(err, ":2:");
+	CHECK_CONTAINS(err, "NUL");
+}
+
+static void test_directory_is_refused(void)
+{
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, dir, true, err, sizeof(err)) == -EISDIR);
+	CHECK_CONTAINS(err, dir);
+	CHECK_CONTAINS(err, "Is a directory");
+}
+
+/* tlshd ignores indentation; inih would glue the line to the one above. */
+static void test_indented_keys_are_keys(void)
+{
+	const char *path = write_conf("indent.conf",
+				      "[authenticate.server]\n"
+				      "x509.certificate=/s.pem\n"
+				      "  x509.private_key=/k.pem\n"
+				      "\tx509.truststore = /ca.pem\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.server.certificate &&
+	      !strcmp(cfg.server.certificate, "/s.pem"));
+	CHECK(cfg.server.private_key &&
+	      !strcmp(cfg.server.private_key, "/k.pem"));
+	CHECK(cfg.server.truststore &&
+	      !strcmp(cfg.server.truststore, "/ca.pem"));
+	hd_config_free(&cfg);
+}
+
+/* As tlshd: a repeated key takes its last value (with a warning). */
+static void test_repeated_key_keeps_last(void)
+{
+	const char *path = write_conf("dup.conf",
+				      "[authenticate.client]\n"
+				      "x509.truststore=/first.pem\n"
+				      "[authenticate.client]\n"
+				      "x509.truststore=/second.pem\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.client.truststore &&
+	      !strcmp(cfg.client.truststore, "/second.pem"));
+	hd_config_free(&cfg);
 }
 
 int main(void)
@@ -162,6 +241,10 @@ int main(void)
 	test_empty_file_gives_defaults();
 	test_bad_number_reads_as_zero();
 	test_bad_files_are_refused();
+	test_nul_byte_is_refused();
+	test_directory_is_refused();
+	test_indented_keys_are_keys();
+	test_repeated_key_keeps_last();
 
 	if (!check_failures) {
 		char cmd[300];
