@@ -4,7 +4,11 @@
  * holds trust anchors, CRLs and our own certificate chain and key.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -19,6 +23,32 @@ static int creds_errno(int rc)
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * GnuTLS reports every unreadable file as the same "Error while reading
+ * file"; try it first so the error text names the real reason.
+ */
+static int creds_check_file(struct hsd_creds *c, const char *what,
+			    const char *path)
+{
+	struct stat st;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		err = -errno;
+	else if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	if (fd >= 0)
+		close(fd);
+
+	if (err)
+		hsd__creds_error(c, "cannot read %s '%s': %s", what, path,
+				 strerror(-err));
+	return err;
 }
 
 int hsd_creds_new(struct hsd_creds **out)
@@ -75,6 +105,10 @@ int hsd_creds_trust_file(struct hsd_creds *c, const char *path)
 {
 	int rc;
 
+	rc = creds_check_file(c, "CA file", path);
+	if (rc < 0)
+		return rc;
+
 	rc = gnutls_certificate_set_x509_trust_file(c->cert, path,
 						    GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
@@ -94,6 +128,10 @@ int hsd_creds_crl_file(struct hsd_creds *c, const char *path)
 {
 	int rc;
 
+	rc = creds_check_file(c, "CRL file", path);
+	if (rc < 0)
+		return rc;
+
 	rc = gnutls_certificate_set_x509_crl_file(c->cert, path,
 						  GNUTLS_X509_FMT_PEM);
 	if (rc < 0) {
@@ -108,6 +146,13 @@ int hsd_creds_x509_files(struct hsd_creds *c, const char *cert_path,
 			 const char *key_path)
 {
 	int rc;
+
+	rc = creds_check_file(c, "certificate", cert_path);
+	if (rc < 0)
+		return rc;
+	rc = creds_check_file(c, "private key", key_path);
+	if (rc < 0)
+		return rc;
 
 	rc = gnutls_certificate_set_x509_key_file2(c->cert, cert_path,
 						   key_path,

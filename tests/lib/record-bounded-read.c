@@ -107,12 +107,17 @@ int main(void)
 	c = tu_session(fds[0], HSD_CLIENT, cc);
 	tu_assert(hsd_session_set_peer_name(c, "localhost") == 0, "name");
 
-	/* ClientHello out; then let the whole server side arrive first. */
+	/*
+	 * ClientHello out; then let the whole server side arrive first.
+	 * A quick server thread may answer within this first call, and
+	 * the handshake then completes in it.
+	 */
 	rc = hsd_handshake(c);
-	tu_assert(rc == HSD_AGAIN_READ, "first step: %d", rc);
+	tu_assert(rc == HSD_AGAIN_READ || rc == 0, "first step: %d", rc);
 	wait_sem(&sy.sent);
 
-	rc = tu_run(c, fds[0]);
+	if (rc)
+		rc = tu_run(c, fds[0]);
 	tu_assert(rc == 0, "handshake: %d '%s'", rc, hsd_session_error(c));
 	tu_assert(gnutls_record_check_pending(hsd_session_gnutls(c)) == 0,
 		  "GnuTLS holds decrypted data");
