@@ -15,6 +15,8 @@ enum hd_watch_kind {
 	HD_WATCH_NETLINK,
 	HD_WATCH_SIGNAL,
 	HD_WATCH_REQUEST,
+	HD_WATCH_WORKER,	/* supervisor: a worker's socketpair */
+	HD_WATCH_SUPERVISOR,	/* worker: its socketpair */
 };
 
 struct hd_watch {
@@ -26,6 +28,7 @@ struct hd_request;
 struct hd_daemon {
 	struct hd_nl *nl;
 	int epfd;
+	int sup_fd;			/* worker: socketpair, else -1 */
 	struct hd_config cfg;
 	struct hd_creds_set creds;
 	unsigned int ciphers;		/* what kTLS here accepts */

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +97,23 @@ static struct held_keyring *held_find(int32_t serial)
 	return NULL;
 }
 
+static bool keyring_linked_by_config(int32_t keyring)
+{
+	size_t i;
+
+	for (i = 0; i < n_linked; i++)
+		if (linked[i] == keyring)
+			return true;
+	return false;
+}
+
 int hd_keyring_hold(int32_t keyring)
 {
 	struct held_keyring *h;
+
+	/* .nvme is often a request's keyring: it stays linked for all. */
+	if (keyring_linked_by_config(keyring))
+		return 0;
 
 	h = held_find(keyring);
 	if (h) {
@@ -127,6 +142,13 @@ void hd_keyring_release(int32_t keyring)
 
 	keyctl_unlink(keyring, KEY_SPEC_SESSION_KEYRING);
 	h->serial = 0;
+}
+
+int hd_keyring_new_session(void)
+{
+	if (keyctl_join_session_keyring(NULL) < 0)
+		return -errno;
+	return 0;
 }
 
 void hd_keyring_free(void *data, size_t len)

@@ -13,6 +13,13 @@
 /* Link .nvme, .nfs, .nfsd and the "a;b;c" list (names or serials). */
 void hd_keyring_link_config(const char *list);
 
+/*
+ * Give this process a session keyring of its own (a worker), so that
+ * the keyrings it links and unlinks for its requests never touch
+ * another process's. Link the configuration's again after this.
+ */
+int hd_keyring_new_session(void);
+
 /* Link a request's keyring for as long as some request needs it. */
 int hd_keyring_hold(int32_t keyring);
 void hd_keyring_release(int32_t keyring);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -31,29 +32,42 @@
 #include "keyring.h"
 #include "log.h"
 #include "request.h"
+#include "worker.h"
 
 struct options {
 	const char *config;
 	bool must_exist;	/* -c given: a missing file is an error */
 	bool to_stderr;
+	unsigned int workers;
 };
 
 struct loop {
 	struct hd_watch nl_watch;
 	struct hd_watch sig_watch;
+	struct hd_watch sup_watch;	/* worker: the socketpair */
 	int sigfd;
 	bool stop;
 	bool reload;
+	bool reap;
+};
+
+/* Everything a new worker starts from: the supervisor's state. */
+struct daemon_ctx {
+	struct hd_daemon *d;
+	struct loop *l;
+	const struct options *o;
 };
 
 static void usage(FILE *f, const char *prog)
 {
-	fprintf(f, "usage: %s [-c FILE] [-s] [-v] [-h]\n"
+	fprintf(f, "usage: %s [-c FILE] [-s] [-w N] [-v] [-h]\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -s, --stderr       log to stderr as well as syslog\n"
+		"  -w, --workers N    worker processes, 1 to %d (default %d)\n"
 		"  -v, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n",
-		prog, HD_CONFIG_DEFAULT_PATH);
+		prog, HD_CONFIG_DEFAULT_PATH, HD_WORKERS_MAX,
+		HD_WORKERS_DEFAULT);
 }
 
 /* Returns -1 to go on, else the exit status. */
@@ -64,12 +78,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "stderr",	no_argument,		NULL, 's' },
 		{ "version",	no_argument,		NULL, 'v' },
+		{ "workers",	required_argument,	NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
+	long n;
 	int c;
 
 	o->config = HD_CONFIG_DEFAULT_PATH;
-	while ((c = getopt_long(argc, argv, "c:hsv", longopts, NULL)) != -1) {
+	o->workers = HD_WORKERS_DEFAULT;
+	while ((c = getopt_long(argc, argv, "c:hsvw:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -77,6 +95,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->to_stderr = true;
+			break;
+		case 'w':
+			n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > HD_WORKERS_MAX) {
+				fprintf(stderr, "%s: bad worker count '%s'\n",
+					argv[0], optarg);
+				return EXIT_FAILURE;
+			}
+			o->workers = (unsigned int)n;
 			break;
 		case 'v':
 			printf("handshaked %s\n", PACKAGE_VERSION);
@@ -139,8 +166,14 @@ static int load_config(const struct options *o, struct hd_config *cfg,
 	return ret;
 }
 
-/* SIGHUP: a new configuration replaces the old one only whole. */
-static void reload(struct hd_daemon *d, const struct options *o)
+
+/*
+ * SIGHUP: a new configuration replaces the old one only whole. The
+ * supervisor and every worker read the file each for itself; the
+ * supervisor forwards the signal only after it loaded the file, so a
+ * broken file reaches no worker.
+ */
+static int reload(struct hd_daemon *d, const struct options *o)
 {
 	struct hd_creds_set creds;
 	struct hd_config cfg;
@@ -148,7 +181,7 @@ static void reload(struct hd_daemon *d, const struct options *o)
 	if (load_config(o, &cfg, &creds) < 0) {
 		log_err("Failed to reload config file '%s': keeping the old one",
 			o->config);
-		return;
+		return -EINVAL;
 	}
 
 	/* Requests in flight keep their own references. */
@@ -160,6 +193,7 @@ static void reload(struct hd_daemon *d, const struct options *o)
 	apply_debug(&d->cfg);
 	hd_keyring_link_config(d->cfg.keyrings);
 	log_notice("Reloaded config file '%s'", o->config);
+	return 0;
 }
 
 static int setup_signals(struct loop *l)
@@ -171,6 +205,7 @@ static int setup_signals(struct loop *l)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 
@@ -188,13 +223,14 @@ static int watch_add(int epfd, int fd, struct hd_watch *w)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int setup_loop(struct hd_daemon *d, struct loop *l)
+/* epoll with the signals; the supervisor adds netlink, a worker its
+ * socketpair. */
+static int setup_loop(struct hd_daemon *d, struct loop *l, int fd,
+		      struct hd_watch *w)
 {
 	int ret;
 
-	l->nl_watch.kind = HD_WATCH_NETLINK;
 	l->sig_watch.kind = HD_WATCH_SIGNAL;
-
 	ret = setup_signals(l);
 	if (ret < 0)
 		return ret;
@@ -203,7 +239,7 @@ static int setup_loop(struct hd_daemon *d, struct loop *l)
 	if (d->epfd < 0)
 		return -errno;
 
-	ret = watch_add(d->epfd, hd_nl_event_fd(d->nl), &l->nl_watch);
+	ret = watch_add(d->epfd, fd, w);
 	if (ret < 0)
 		return ret;
 	return watch_add(d->epfd, l->sigfd, &l->sig_watch);
@@ -227,6 +263,23 @@ static void drop_capabilities(void)
 #endif
 }
 
+/*
+ * A worker needs no capability: the supervisor sends ACCEPT and DONE
+ * (both admin commands), the sockets were handed over and keyrings
+ * are a matter of key permissions. The bounding set was cut by the
+ * supervisor already; changing it again would need CAP_SETPCAP.
+ */
+static void drop_all_capabilities(void)
+{
+#if HAVE_CAPNG
+	capng_get_caps_process();
+	capng_clear(CAPNG_SELECT_CAPS);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+		log_warn("Failed to drop capabilities 'all': capng_apply failed, ignoring");
+#endif
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 static void notify(const char *state)
 {
 #if HAVE_SYSTEMD
@@ -241,20 +294,53 @@ static void on_signal(struct loop *l)
 	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
 			l->reload = true;
+		else if (si.ssi_signo == SIGCHLD)
+			l->reap = true;
 		else
 			l->stop = true;
 	}
 }
 
-static void dispatch(struct hd_daemon *d, struct loop *l,
-		     struct epoll_event *ev)
+/* ---- a worker ---- */
+
+static void worker_take(struct hd_daemon *d, struct loop *l)
+{
+	struct hd_accept a;
+	int32_t token;
+	int ret;
+
+	for (;;) {
+		ret = hd_worker_recv(d->sup_fd, &a, &token);
+		if (ret == -EAGAIN || ret == -EINTR)
+			return;
+		if (ret == -EPIPE || ret == -ECONNRESET) {
+			/* nobody could send DONE for what we finish */
+			log_err("Failed to reach the supervisor: it is gone, stopping");
+			l->stop = true;
+			return;
+		}
+		if (ret < 0) {
+			log_err("Failed to receive handshake request: %s",
+				strerror(-ret));
+			continue;
+		}
+
+		log_debug("Accepted %s request on socket %d, peer '%s', timeout %u ms",
+			  a.auth_mode == HSD_NL_AUTH_PSK ? "psk" :
+			  a.auth_mode == HSD_NL_AUTH_X509 ? "x509" : "anon",
+			  a.sockfd, a.peername, a.timeout_ms);
+		hd_request_start(d, &a, token);
+	}
+}
+
+static void worker_dispatch(struct hd_daemon *d, struct loop *l,
+			    struct epoll_event *ev)
 {
 	struct hd_watch *w = ev->data.ptr;
 
 	switch (w->kind) {
-	case HD_WATCH_NETLINK:
-		hd_nl_drain(d->nl);
-		hd_requests_accept(d);
+	case HD_WATCH_SUPERVISOR:
+		worker_take(d, l);
 		break;
 	case HD_WATCH_SIGNAL:
 		on_signal(l);
@@ -262,16 +348,17 @@ static void dispatch(struct hd_daemon *d, struct loop *l,
 	case HD_WATCH_REQUEST:
 		hd_request_event(d, w, ev->events);
 		break;
+	case HD_WATCH_NETLINK:
+	case HD_WATCH_WORKER:
+		break;
 	}
 }
 
-static int run(struct hd_daemon *d, struct loop *l, const struct options *o)
+static int worker_run(struct hd_daemon *d, struct loop *l,
+		      const struct options *o)
 {
 	struct epoll_event evs[32];
 	int i, n;
-
-	/* Requests queued before we joined got their READY already. */
-	hd_requests_accept(d);
 
 	while (!l->stop) {
 		n = epoll_wait(d->epfd, evs, 32, hd_requests_next_timeout(d));
@@ -279,11 +366,110 @@ static int run(struct hd_daemon *d, struct loop *l, const struct options *o)
 			return -errno;
 
 		for (i = 0; i < n; i++)
-			dispatch(d, l, &evs[i]);
+			worker_dispatch(d, l, &evs[i]);
 		hd_requests_expire(d);
 
 		if (l->reload)
 			reload(d, o);
+		l->reload = false;
+	}
+	return 0;
+}
+
+/* The supervisor's netlink sockets, epoll and signalfd are not ours. */
+static void worker_forget_supervisor(struct hd_daemon *d, struct loop *l)
+{
+	close(l->sigfd);
+	close(d->epfd);
+	hd_nl_close(d->nl);
+	d->nl = NULL;
+	*l = (struct loop){ .sigfd = -1 };
+}
+
+static int worker_main(int fd, void *arg)
+{
+	struct daemon_ctx *c = arg;
+	struct hd_daemon *d = c->d;
+	struct loop *l = c->l;
+	int ret;
+
+	worker_forget_supervisor(d, l);
+	d->sup_fd = fd;
+	l->sup_watch.kind = HD_WATCH_SUPERVISOR;
+
+	ret = hd_keyring_new_session();
+	if (ret < 0)
+		log_warn("Failed to join keyring 'session': %s, sharing the supervisor's",
+			 strerror(-ret));
+	hd_keyring_link_config(d->cfg.keyrings);
+
+	ret = setup_loop(d, l, fd, &l->sup_watch);
+	if (ret < 0) {
+		log_err("Failed to set up event loop 'epoll': %s",
+			strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	drop_all_capabilities();
+
+	ret = worker_run(d, l, c->o);
+	if (ret < 0)
+		log_err("Failed to wait for events 'epoll': %s", strerror(-ret));
+	hd_requests_abort(d);
+	hd_creds_release(&d->creds);
+	hd_config_free(&d->cfg);
+	return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ---- the supervisor ---- */
+
+static void dispatch(struct hd_daemon *d, struct hd_pool *p,
+		     struct loop *l, struct epoll_event *ev)
+{
+	struct hd_watch *w = ev->data.ptr;
+
+	switch (w->kind) {
+	case HD_WATCH_NETLINK:
+		hd_nl_drain(d->nl);
+		hd_pool_accept(p);
+		break;
+	case HD_WATCH_SIGNAL:
+		on_signal(l);
+		break;
+	case HD_WATCH_WORKER:
+		hd_pool_worker_event(p, (struct hd_worker *)w);
+		break;
+	case HD_WATCH_REQUEST:
+	case HD_WATCH_SUPERVISOR:
+		break;
+	}
+}
+
+static int run(struct hd_daemon *d, struct hd_pool *p, struct loop *l,
+	       const struct options *o)
+{
+	struct epoll_event evs[32];
+	int i, n;
+
+	/*
+	 * Requests queued before we joined (while no agent ran, or
+	 * while a killed one was being restarted) got their READY
+	 * already: ask until the kernel has none left.
+	 */
+	hd_pool_accept(p);
+
+	while (!l->stop) {
+		n = epoll_wait(d->epfd, evs, 32, -1);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+
+		for (i = 0; i < n; i++)
+			dispatch(d, p, l, &evs[i]);
+
+		if (l->reap)
+			hd_pool_reap(p);
+		l->reap = false;
+		if (l->reload && reload(d, o) == 0)
+			hd_pool_signal(p, SIGHUP);
 		l->reload = false;
 	}
 	return 0;
@@ -317,9 +503,11 @@ static int start(struct hd_daemon *d, const struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct hd_daemon d = { .epfd = -1 };
+	struct hd_daemon d = { .epfd = -1, .sup_fd = -1 };
 	struct options o = { 0 };
 	struct loop l = { .sigfd = -1 };
+	struct daemon_ctx ctx = { .d = &d, .l = &l, .o = &o };
+	static struct hd_pool pool;
 	int ret;
 
 	ret = parse_options(argc, argv, &o);
@@ -331,7 +519,8 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		goto stop;
 
-	ret = setup_loop(&d, &l);
+	l.nl_watch.kind = HD_WATCH_NETLINK;
+	ret = setup_loop(&d, &l, hd_nl_event_fd(d.nl), &l.nl_watch);
 	if (ret < 0) {
 		log_err("Failed to set up event loop 'epoll': %s",
 			strerror(-ret));
@@ -339,15 +528,22 @@ int main(int argc, char **argv)
 	}
 
 	drop_capabilities();
+	ret = hd_pool_start(&pool, o.workers, d.epfd, d.nl, worker_main, &ctx);
+	if (ret < 0) {
+		log_err("Failed to start workers: %s", strerror(-ret));
+		hd_pool_stop(&pool);
+		goto stop;
+	}
 	notify("READY=1");
-	log_notice("handshaked %s started", PACKAGE_VERSION);
+	log_notice("handshaked %s started, %u workers", PACKAGE_VERSION,
+		   o.workers);
 
-	ret = run(&d, &l, &o);
+	ret = run(&d, &pool, &l, &o);
 	if (ret < 0)
 		log_err("Failed to wait for events 'epoll': %s", strerror(-ret));
 
 	notify("STOPPING=1");
-	hd_requests_abort(&d);
+	hd_pool_stop(&pool);
 	log_notice("handshaked %s stopped", PACKAGE_VERSION);
 stop:
 	if (l.sigfd >= 0)

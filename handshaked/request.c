@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * One kernel handshake request at a time per socket, many sockets at
- * once: each request owns the socket fd the kernel installed in us,
- * is driven by epoll readiness and a deadline, and ends in exactly one
- * DONE followed by close().
+ * once: each request owns a socket fd the kernel (or the supervisor)
+ * gave us, is driven by epoll readiness and a deadline, and ends in
+ * exactly one result (DONE, or to the supervisor) followed by close().
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -23,6 +23,7 @@
 #include "psk.h"
 #include "request.h"
 #include "status.h"
+#include "worker.h"
 
 /*
  * The kernel reads only whether a peer id is present (knfsd marks the
@@ -36,6 +37,7 @@ struct hd_request {
 	struct hd_request *next;
 	struct hd_daemon *d;
 	struct hd_accept acc;
+	int32_t token;			/* the supervisor's name for it */
 	enum hsd_role role;
 	struct hsd_session *session;
 	struct hsd_creds *creds;
@@ -168,8 +170,15 @@ static void request_finish(struct hd_request *r, int err)
 	unsigned int status = hd_done_status(err);
 	int ret;
 
-	ret = hd_nl_done(d->nl, r->acc.sockfd, status, r->remote_ids,
-			 r->n_remote_ids);
+	if (d->sup_fd >= 0) {
+		/* the supervisor sends DONE on its copy of the socket */
+		hd_worker_report(d->sup_fd, r->token, status, r->remote_ids,
+				 r->n_remote_ids);
+		ret = 0;
+	} else {
+		ret = hd_nl_done(d->nl, r->acc.sockfd, status, r->remote_ids,
+				 r->n_remote_ids);
+	}
 	if (ret < 0)
 		/* usual when the consumer cancelled and the fd is gone */
 		log_debug("Failed to report result of handshake with '%s': %s",
@@ -433,7 +442,8 @@ static int request_setup(struct hd_request *r)
 	return ret;
 }
 
-static void request_start(struct hd_daemon *d, const struct hd_accept *a)
+void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
+		      int32_t token)
 {
 	struct hd_request *r;
 	int ret;
@@ -442,7 +452,10 @@ static void request_start(struct hd_daemon *d, const struct hd_accept *a)
 	if (!r) {
 		log_err("Failed to start handshake on socket %d: %s",
 			a->sockfd, strerror(ENOMEM));
-		hd_nl_done(d->nl, a->sockfd, ENOMEM, NULL, 0);
+		if (d->sup_fd >= 0)
+			hd_worker_report(d->sup_fd, token, ENOMEM, NULL, 0);
+		else
+			hd_nl_done(d->nl, a->sockfd, ENOMEM, NULL, 0);
 		close(a->sockfd);
 		return;
 	}
@@ -450,6 +463,7 @@ static void request_start(struct hd_daemon *d, const struct hd_accept *a)
 	r->watch.kind = HD_WATCH_REQUEST;
 	r->d = d;
 	r->acc = *a;
+	r->token = token;
 	r->role = a->msg_type == HSD_NL_MSG_CLIENTHELLO ? HSD_CLIENT
 							 : HSD_SERVER;
 	r->start_ms = now_ms();
@@ -467,49 +481,6 @@ static void request_start(struct hd_daemon *d, const struct hd_accept *a)
 
 	/* A client speaks first; a server finds nothing to read yet. */
 	request_step(r);
-}
-
-/* A reply that did not parse: answer it if we know its socket. */
-static void request_reject(struct hd_daemon *d, const struct hd_accept *a,
-			   int err, const char *reason)
-{
-	log_err("Failed to parse handshake request: %s", reason);
-	if (a->sockfd < 0)
-		return;
-
-	err = hd_nl_done(d->nl, a->sockfd, EINVAL, NULL, 0);
-	if (err < 0)
-		log_debug("Failed to report result of handshake on socket %d: %s",
-			  a->sockfd, strerror(-err));
-	close(a->sockfd);
-}
-
-void hd_requests_accept(struct hd_daemon *d)
-{
-	char reason[256];
-	struct hd_accept a;
-	int ret;
-
-	for (;;) {
-		ret = hd_nl_accept(d->nl, &a, reason, sizeof(reason));
-		if (ret == -EAGAIN)
-			return;
-
-		if (ret < 0 && reason[0]) {
-			request_reject(d, &a, ret, reason);
-			continue;
-		}
-		if (ret < 0) {
-			/* retried on the next READY; do not spin here */
-			log_err("Failed to accept handshake request: %s",
-				strerror(-ret));
-			return;
-		}
-
-		log_debug("Accepted %s request on socket %d, timeout %u ms",
-			  auth_name(a.auth_mode), a.sockfd, a.timeout_ms);
-		request_start(d, &a);
-	}
 }
 
 void hd_request_event(struct hd_daemon *d, struct hd_watch *w,

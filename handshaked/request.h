@@ -17,8 +17,12 @@
  */
 #define HD_DEFAULT_TIMEOUT_MS	40000
 
-/* Send ACCEPT until nothing is pending and start each request. */
-void hd_requests_accept(struct hd_daemon *d);
+/*
+ * Start the request a describes (a->sockfd is ours from now on);
+ * token is passed back to the supervisor when it is done.
+ */
+void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
+		      int32_t token);
 
 /* An epoll event on a request's socket. */
 void hd_request_event(struct hd_daemon *d, struct hd_watch *w,

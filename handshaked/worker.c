@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Supervisor and workers. The supervisor ACCEPTs, so the kernel
+ * installs each request's socket in it; it passes a copy of the fd
+ * with SCM_RIGHTS to the worker with the fewest requests. The worker
+ * handshakes, installs kTLS and reports the result with the request's
+ * token (the supervisor's fd number); the supervisor sends DONE on
+ * its copy and closes it. DONE is an admin command (CAP_NET_ADMIN) in
+ * current kernels, so workers that leave it to the supervisor need no
+ * capability at all.
+ *
+ * A worker that dies costs the requests it held, and only those: the
+ * supervisor reports EIO for each through its own copies, so that the
+ * consumers need not wait for their timeouts, and forks a new worker.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+
+/* A request handed to a worker, known by our fd for its socket. */
+struct hd_held {
+	struct hd_held *next;
+	int fd;
+};
+
+/* Supervisor to worker, with the socket as SCM_RIGHTS. */
+struct handoff {
+	int32_t token;
+	struct hd_accept acc;
+};
+
+/* Worker to supervisor: the result to send DONE with. */
+struct result {
+	int32_t token;
+	uint32_t status;
+	uint32_t n_ids;
+	uint32_t ids[HSD_NL_MAX_PEERIDS];
+};
+
+/* ---- forking ---- */
+
+/* In a new worker: let go of everything that is the supervisor's. */
+static void child_close_pool(struct hd_pool *p, struct hd_worker *self)
+{
+	struct hd_held *h;
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++) {
+		for (h = p->workers[i].held; h; h = h->next)
+			close(h->fd);
+		if (&p->workers[i] != self && p->workers[i].fd >= 0)
+			close(p->workers[i].fd);
+	}
+}
+
+static int worker_fork(struct hd_pool *p, struct hd_worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->watch };
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child_close_pool(p, w);
+		_exit(p->fn(sv[1], p->arg));
+	}
+
+	close(sv[1]);
+	w->watch.kind = HD_WATCH_WORKER;
+	w->pid = pid;
+	w->fd = sv[0];
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+		log_err("Failed to watch worker %d: %m", (int)pid);
+	log_debug("Started worker %d", (int)pid);
+	return 0;
+}
+
+int hd_pool_start(struct hd_pool *p, unsigned int n, int epfd,
+		  struct hd_nl *nl, hd_worker_fn fn, void *arg)
+{
+	unsigned int i;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	p->epfd = epfd;
+	p->nl = nl;
+	p->fn = fn;
+	p->arg = arg;
+	for (i = 0; i < n; i++)
+		p->workers[i].fd = -1;
+
+	for (i = 0; i < n; i++) {
+		ret = worker_fork(p, &p->workers[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- handing requests on ---- */
+
+static struct hd_worker *pool_pick(struct hd_pool *p)
+{
+	struct hd_worker *best = NULL;
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++) {
+		struct hd_worker *w = &p->workers[i];
+
+		if (w->pid && (!best || w->n_held < best->n_held))
+			best = w;
+	}
+	return best;
+}
+
+static int send_handoff(int fd, const struct hd_accept *a)
+{
+	struct handoff msg = { .token = a->sockfd, .acc = *a };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm;
+
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &a->sockfd, sizeof(int));
+
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+static void fail_request(struct hd_nl *nl, int fd, unsigned int status)
+{
+	int ret;
+
+	ret = hd_nl_done(nl, fd, status, NULL, 0);
+	if (ret < 0)
+		/* usual when the worker sent DONE just before it died */
+		log_debug("Failed to report result of handshake on socket %d: %s",
+			  fd, strerror(-ret));
+	close(fd);
+}
+
+static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
+{
+	struct hd_worker *w = pool_pick(p);
+	struct hd_held *h;
+	int ret = -ENOMEM;
+
+	h = malloc(sizeof(*h));
+	if (h && w)
+		ret = send_handoff(w->fd, a);
+	if (ret < 0 || !w) {
+		log_err("Failed to hand handshake request on socket %d to a worker: %s",
+			a->sockfd, w ? strerror(-ret) : "no worker runs");
+		free(h);
+		fail_request(p->nl, a->sockfd, ret == -ENOMEM ? ENOMEM : EIO);
+		return;
+	}
+
+	h->fd = a->sockfd;
+	h->next = w->held;
+	w->held = h;
+	w->n_held++;
+	log_debug("Handed request on socket %d to worker %d", a->sockfd,
+		  (int)w->pid);
+}
+
+/* A reply that did not parse: answer it if we know its socket. */
+static void pool_reject(struct hd_pool *p, const struct hd_accept *a,
+			const char *reason)
+{
+	log_err("Failed to parse handshake request: %s", reason);
+	if (a->sockfd >= 0)
+		fail_request(p->nl, a->sockfd, EINVAL);
+}
+
+void hd_pool_accept(struct hd_pool *p)
+{
+	char reason[256];
+	struct hd_accept a;
+	int ret;
+
+	/* Leave requests queued in the kernel while no worker runs. */
+	while (!p->stopping && pool_pick(p)) {
+		ret = hd_nl_accept(p->nl, &a, reason, sizeof(reason));
+		if (ret == -EAGAIN)
+			return;
+
+		if (ret < 0 && reason[0]) {
+			pool_reject(p, &a, reason);
+			continue;
+		}
+		if (ret < 0) {
+			/* retried on the next READY; do not spin here */
+			log_err("Failed to accept handshake request: %s",
+				strerror(-ret));
+			return;
+		}
+		pool_handoff(p, &a);
+	}
+}
+
+/* ---- requests coming back ---- */
+
+static void held_done(struct hd_pool *p, struct hd_worker *w,
+		      const struct result *res)
+{
+	struct hd_held **pp, *h;
+	int ret;
+
+	for (pp = &w->held; *pp; pp = &(*pp)->next) {
+		if ((*pp)->fd != res->token)
+			continue;
+		h = *pp;
+		*pp = h->next;
+		w->n_held--;
+
+		ret = hd_nl_done(p->nl, h->fd, res->status, res->ids,
+				 res->n_ids);
+		if (ret < 0)
+			/* usual when the consumer cancelled meanwhile */
+			log_debug("Failed to report result of handshake on socket %d: %s",
+				  h->fd, strerror(-ret));
+		close(h->fd);
+		free(h);
+		return;
+	}
+	log_warn("Worker %d reported unknown request %d, ignoring",
+		 (int)w->pid, (int)res->token);
+}
+
+void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
+{
+	struct result res;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(w->fd, &res, sizeof(res), MSG_DONTWAIT);
+		if (n == sizeof(res) && res.n_ids <= HSD_NL_MAX_PEERIDS) {
+			held_done(p, w, &res);
+			continue;
+		}
+		if (n > 0) {
+			log_warn("Worker %d sent a garbled result, ignoring",
+				 (int)w->pid);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || errno != EAGAIN)
+			/* dying: SIGCHLD follows; stop watching meanwhile */
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+		return;
+	}
+}
+
+/* Report EIO for everything the worker held and forget it. */
+static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
+{
+	struct hd_held *h;
+	unsigned int n;
+
+	/* What it finished before it died gets its own result. */
+	hd_pool_worker_event(p, w);
+	n = w->n_held;
+
+	if (WIFSIGNALED(status) || WEXITSTATUS(status))
+		log_err("Worker %d %s %d: reporting EIO for %u request(s) it held",
+			(int)w->pid,
+			WIFSIGNALED(status) ? "killed by signal" : "exited with",
+			WIFSIGNALED(status) ? WTERMSIG(status)
+					    : WEXITSTATUS(status), n);
+	else
+		log_debug("Worker %d exited, %u request(s) held", (int)w->pid,
+			  n);
+
+	while ((h = w->held)) {
+		w->held = h->next;
+		fail_request(p->nl, h->fd, EIO);
+		free(h);
+	}
+	w->n_held = 0;
+
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	w->fd = -1;
+	w->pid = 0;
+}
+
+static struct hd_worker *pool_find(struct hd_pool *p, pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->workers[i].pid == pid)
+			return &p->workers[i];
+	return NULL;
+}
+
+void hd_pool_reap(struct hd_pool *p)
+{
+	struct hd_worker *w;
+	unsigned int i;
+	int status, ret;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		w = pool_find(p, pid);
+		if (w)
+			worker_lost(p, w, status);
+	}
+	if (p->stopping)
+		return;
+
+	/*
+	 * TODO: back off when new workers die at once, a fault that
+	 * every worker meets would otherwise fork in a loop; none such
+	 * is known, and it needs a timer in the loop.
+	 */
+	for (i = 0; i < p->n; i++) {
+		if (p->workers[i].pid)
+			continue;
+		ret = worker_fork(p, &p->workers[i]);
+		if (ret < 0)
+			log_err("Failed to start worker: %s", strerror(-ret));
+	}
+	hd_pool_accept(p);
+}
+
+void hd_pool_signal(const struct hd_pool *p, int sig)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->workers[i].pid)
+			kill(p->workers[i].pid, sig);
+}
+
+void hd_pool_stop(struct hd_pool *p)
+{
+	struct hd_worker *w;
+	int status;
+	pid_t pid;
+
+	p->stopping = true;
+	hd_pool_signal(p, SIGTERM);
+	while ((pid = waitpid(-1, &status, 0)) > 0) {
+		w = pool_find(p, pid);
+		if (w)
+			worker_lost(p, w, status);
+	}
+}
+
+/* ---- the worker's side ---- */
+
+int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct handoff msg;
+	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm;
+	int sockfd = -1;
+	ssize_t n;
+
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&sockfd, CMSG_DATA(cm), sizeof(int));
+
+	if ((size_t)n != sizeof(msg) || sockfd < 0 ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (sockfd >= 0)
+			close(sockfd);
+		return -EBADMSG;
+	}
+
+	*a = msg.acc;
+	a->sockfd = sockfd;
+	*token = msg.token;
+	return 0;
+}
+
+void hd_worker_report(int fd, int32_t token, unsigned int status,
+		      const uint32_t *ids, unsigned int n_ids)
+{
+	struct result res = { .token = token, .status = status };
+
+	if (n_ids > HSD_NL_MAX_PEERIDS)
+		n_ids = HSD_NL_MAX_PEERIDS;
+	if (n_ids)
+		memcpy(res.ids, ids, n_ids * sizeof(*ids));
+	res.n_ids = n_ids;
+
+	if (send(fd, &res, sizeof(res), MSG_NOSIGNAL) < 0)
+		log_err("Failed to report result of request %d to the supervisor: %m",
+			(int)token);
+}
