@@ -18,6 +18,14 @@
  * its key, "/K" asks the server to update too. It works against any
  * TLS 1.3 server that kTLS has a cipher for.
  *
+ * Bulk transfers, for measuring the record layer: "SINK n" makes the
+ * server read n bytes and answer "OK", "SOURCE n" makes it send n bytes.
+ * `client --bulk send|recv|file --bytes N` does one of those (or reads
+ * N bytes of --file) with AES-128-GCM and prints the time it took.
+ * `server --userspace-tls` keeps the record layer in GnuTLS
+ * (gnutls_record_send/recv driven by io_uring polls, the file read with
+ * read(2)) so the same program can be compared with and without kTLS.
+ *
  * Needs Linux 6.14 or later for key updates (TLS 1.3 rekey in kTLS);
  * older kernels echo until the first KeyUpdate. Try it:
  *
@@ -37,7 +45,10 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <gnutls/gnutls.h>
 
 #include <linux/tls.h>
 #include <liburing.h>
@@ -50,6 +61,10 @@
 
 #define QUEUE_DEPTH 256
 #define SPLICE_CHUNK 65536
+/* Room for several records per read with kTLS and for one bulk send. */
+#define BUF_SIZE 65536
+/* Userspace TLS: records handled per completion before yielding. */
+#define USER_BATCH 64
 
 enum state {
 	HANDSHAKE,	/* a poll for the session's next step */
@@ -59,6 +74,15 @@ enum state {
 	WAIT_WRITE,	/* a poll for room to send a waiting KeyUpdate */
 	FILE_IN,	/* a SPLICE from the file into the pipe */
 	FILE_OUT,	/* a SPLICE from the pipe into the socket */
+	USER_READ,	/* userspace TLS: a poll or NOP before reading */
+	USER_SEND,	/* userspace TLS: a poll or NOP before sending */
+};
+
+/* What a read of application data asks for next. */
+enum next {
+	NEXT_READ,
+	NEXT_SEND,
+	NEXT_FILE,
 };
 
 struct client {
@@ -71,8 +95,10 @@ struct client {
 	struct msghdr msg;
 	struct iovec iov;
 	char control[CMSG_SPACE(sizeof(unsigned char))];
-	unsigned char buf[HSD_RECORD_MAX];
+	unsigned char buf[BUF_SIZE];
 	size_t len, off;
+	uint64_t sink_left, source_left;
+	gnutls_session_t tls;	/* set with --userspace-tls */
 
 	unsigned long echoes;
 	bool update_wanted;	/* SIGUSR1 came while a send was under way */
@@ -90,6 +116,7 @@ struct server {
 	unsigned long update_every;
 	uint64_t rekey_records;
 	unsigned int ku_burst;
+	bool userspace;
 	unsigned int next_id;
 	struct client *clients[1024];
 };
@@ -136,6 +163,16 @@ static void arm_poll(struct server *sv, struct client *cl, short events,
 
 	cl->state = state;
 	io_uring_prep_poll_add(sqe, cl->fd, events);
+	io_uring_sqe_set_data(sqe, cl);
+}
+
+/* Come back to the client on the next turn of the loop. */
+static void arm_nop(struct server *sv, struct client *cl, enum state state)
+{
+	struct io_uring_sqe *sqe = sqe_get(sv);
+
+	cl->state = state;
+	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data(sqe, cl);
 }
 
@@ -272,10 +309,15 @@ static void client_new(struct server *sv, int fd)
 	arm_poll(sv, cl, POLLIN, HANDSHAKE);
 }
 
+static void user_start(struct server *sv, struct client *cl);
+
 static void handshake_done(struct server *sv, struct client *cl)
 {
 	struct hsd_info info;
 	int rc;
+
+	if (sv->userspace)
+		return user_start(sv, cl);
 
 	rc = hsd_session_ktls_install_conn(cl->session, &cl->conn);
 	if (rc < 0)
@@ -284,7 +326,6 @@ static void handshake_done(struct server *sv, struct client *cl)
 	hsd_session_info(cl->session, &info);
 	printf("client %u: %s %s %s, keys in the kernel\n", cl->id,
 	       info.version, info.cipher, info.group);
-	fflush(stdout);
 	hsd_session_free(cl->session);
 	cl->session = NULL;
 
@@ -329,6 +370,73 @@ static void file_done(struct server *sv, struct client *cl)
 	next_read(sv, cl);
 }
 
+/* The answer to a finished SINK. */
+static enum next sink_done(struct client *cl)
+{
+	memcpy(cl->buf, "OK\n", 3);
+	cl->len = 3;
+	cl->off = 0;
+	return NEXT_SEND;
+}
+
+/* Bytes of a SINK in the first n of buf; the rest is dropped. */
+static enum next sink_take(struct client *cl, size_t n)
+{
+	cl->sink_left -= n < cl->sink_left ? n : cl->sink_left;
+	return cl->sink_left ? NEXT_READ : sink_done(cl);
+}
+
+/* The next SOURCE chunk into len; buf holds the pattern throughout. */
+static void source_next(struct client *cl)
+{
+	cl->len = cl->source_left < sizeof(cl->buf) ?
+		  (size_t)cl->source_left : sizeof(cl->buf);
+	cl->source_left -= cl->len;
+	cl->off = 0;
+}
+
+/*
+ * A bulk command "SINK n" or "SOURCE n" ending in a newline; a SINK's
+ * data may follow in the same read. Anything else is echoed.
+ */
+static enum next bulk_command(struct client *cl, size_t n)
+{
+	const unsigned char *nl = memchr(cl->buf, '\n', n);
+	char line[32] = "";
+	size_t cmd_len;
+
+	if (!nl || (size_t)(nl - cl->buf) >= sizeof(line))
+		goto echo;
+	cmd_len = (size_t)(nl - cl->buf);
+	memcpy(line, cl->buf, cmd_len);
+
+	if (!strncmp(line, "SINK ", 5)) {
+		cl->sink_left = strtoull(line + 5, NULL, 10);
+		if (!cl->sink_left)
+			return sink_done(cl);
+		return sink_take(cl, n - cmd_len - 1);
+	}
+	if (!strncmp(line, "SOURCE ", 7)) {
+		cl->source_left = strtoull(line + 7, NULL, 10);
+		memset(cl->buf, 'x', sizeof(cl->buf));
+		source_next(cl);
+		return NEXT_SEND;
+	}
+echo:
+	cl->len = n;
+	cl->off = 0;
+	return NEXT_SEND;
+}
+
+static enum next take_data(struct server *sv, struct client *cl, size_t n)
+{
+	if (cl->sink_left)
+		return sink_take(cl, n);
+	if (sv->file && n >= 4 && !memcmp(cl->buf, "FILE", 4))
+		return NEXT_FILE;
+	return bulk_command(cl, n);
+}
+
 static void on_record(struct server *sv, struct client *cl, int res)
 {
 	int type, rc;
@@ -344,11 +452,14 @@ static void on_record(struct server *sv, struct client *cl, int res)
 
 	type = hsd_record_type(&cl->msg);
 	if (type == HSD_RECORD_DATA) {
-		if (sv->file && res >= 4 && !memcmp(cl->buf, "FILE", 4))
+		switch (take_data(sv, cl, (size_t)res)) {
+		case NEXT_READ:
+			return next_read(sv, cl);
+		case NEXT_SEND:
+			return echo(sv, cl);
+		case NEXT_FILE:
 			return file_start(sv, cl);
-		cl->len = (size_t)res;
-		cl->off = 0;
-		return echo(sv, cl);
+		}
 	}
 
 	rc = hsd_conn_input(cl->conn, (unsigned int)type, cl->buf,
@@ -377,6 +488,10 @@ static void on_sent(struct server *sv, struct client *cl, int res)
 	cl->off += (size_t)res;
 	if (cl->off < cl->len)
 		return arm_send(sv, cl);
+	if (cl->source_left) {
+		source_next(cl);
+		return echo(sv, cl);
+	}
 
 	cl->echoes++;
 	if (cl->update_wanted) {
@@ -412,6 +527,152 @@ static void on_splice(struct server *sv, struct client *cl, int res)
 	arm_splice(sv, cl, cl->in_pipe == 0);
 }
 
+/* ---- record layer in userspace (--userspace-tls) ------------------------ */
+
+/*
+ * After the handshake GnuTLS reads the socket directly, as large as it
+ * likes: the library's transport stops at each record's end only so
+ * that kTLS can take over, which costs calls here.
+ */
+static ssize_t user_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
+{
+	int fd = (int)(intptr_t)ptr;
+
+	return recv(fd, buf, len, 0);
+}
+
+static ssize_t user_push(gnutls_transport_ptr_t ptr, const void *buf,
+			 size_t len)
+{
+	int fd = (int)(intptr_t)ptr;
+
+	return send(fd, buf, len, MSG_NOSIGNAL);
+}
+
+static int user_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct pollfd pfd = { .fd = (int)(intptr_t)ptr, .events = POLLIN };
+
+	return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
+static void user_fail(struct server *sv, struct client *cl, int err)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why), "closed: %s", gnutls_strerror(err));
+	client_end(sv, cl, why);
+}
+
+/* The next chunk of the file or of a SOURCE: 1, 0 when done, -errno. */
+static int user_refill(struct client *cl)
+{
+	ssize_t n;
+
+	if (cl->file_fd < 0) {
+		if (!cl->source_left)
+			return 0;
+		source_next(cl);
+		return 1;
+	}
+
+	n = read(cl->file_fd, cl->buf, sizeof(cl->buf));
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		close(cl->file_fd);
+		cl->file_fd = -1;
+		return 0;
+	}
+	cl->len = (size_t)n;
+	cl->off = 0;
+	return 1;
+}
+
+static void user_send(struct server *sv, struct client *cl)
+{
+	ssize_t n;
+	int i, rc;
+
+	for (i = 0; i < USER_BATCH; i++) {
+		if (cl->off == cl->len) {
+			rc = user_refill(cl);
+			if (rc < 0)
+				return client_fail(sv, cl, rc);
+			if (rc == 0)
+				return arm_nop(sv, cl, USER_READ);
+		}
+
+		/* After GNUTLS_E_AGAIN the same data goes again. */
+		n = gnutls_record_send(cl->tls, cl->buf + cl->off,
+				       cl->len - cl->off);
+		if (n == GNUTLS_E_AGAIN)
+			return arm_poll(sv, cl, POLLOUT, USER_SEND);
+		if (n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n < 0)
+			return user_fail(sv, cl, (int)n);
+		cl->off += (size_t)n;
+	}
+	arm_nop(sv, cl, USER_SEND);
+}
+
+static void user_file_start(struct server *sv, struct client *cl)
+{
+	cl->file_fd = open(sv->file, O_RDONLY | O_CLOEXEC);
+	if (cl->file_fd < 0)
+		return client_end(sv, cl, "cannot open the file to serve");
+	printf("client %u: sending '%s'\n", cl->id, sv->file);
+	cl->len = cl->off = 0;
+	user_send(sv, cl);
+}
+
+static void user_read(struct server *sv, struct client *cl)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < USER_BATCH; i++) {
+		n = gnutls_record_recv(cl->tls, cl->buf, sizeof(cl->buf));
+		if (n == GNUTLS_E_AGAIN)
+			return arm_poll(sv, cl, POLLIN, USER_READ);
+		if (n == 0)
+			return client_end(sv, cl, "end of stream");
+		if (n < 0 && !gnutls_error_is_fatal((int)n))
+			continue;
+		if (n < 0)
+			return user_fail(sv, cl, (int)n);
+
+		switch (take_data(sv, cl, (size_t)n)) {
+		case NEXT_READ:
+			continue;
+		case NEXT_SEND:
+			return user_send(sv, cl);
+		case NEXT_FILE:
+			return user_file_start(sv, cl);
+		}
+	}
+	/* GnuTLS may hold records already read: no poll would fire. */
+	arm_nop(sv, cl, USER_READ);
+}
+
+static void user_start(struct server *sv, struct client *cl)
+{
+	struct hsd_info info;
+
+	cl->tls = hsd_session_gnutls(cl->session);
+	gnutls_transport_set_int(cl->tls, cl->fd);
+	gnutls_transport_set_pull_function(cl->tls, user_pull);
+	gnutls_transport_set_push_function(cl->tls, user_push);
+	gnutls_transport_set_pull_timeout_function(cl->tls,
+						   user_pull_timeout);
+
+	hsd_session_info(cl->session, &info);
+	printf("client %u: %s %s %s, record layer in userspace\n", cl->id,
+	       info.version, info.cipher, info.group);
+	user_read(sv, cl);
+}
+
 static void on_client(struct server *sv, struct client *cl, int res)
 {
 	switch (cl->state) {
@@ -428,6 +689,10 @@ static void on_client(struct server *sv, struct client *cl, int res)
 	case FILE_IN:
 	case FILE_OUT:
 		return on_splice(sv, cl, res);
+	case USER_READ:
+		return user_read(sv, cl);
+	case USER_SEND:
+		return user_send(sv, cl);
 	}
 }
 
@@ -519,6 +784,7 @@ static int server_main(int argc, char **argv)
 		{ "update-every", required_argument, NULL, 'u' },
 		{ "rekey-records", required_argument, NULL, 'r' },
 		{ "key-update-burst", required_argument, NULL, 'b' },
+		{ "userspace-tls", no_argument, NULL, 'U' },
 		{ 0 }
 	};
 	const char *cert = NULL, *key = NULL, *port = "4433";
@@ -534,11 +800,18 @@ static int server_main(int argc, char **argv)
 		case 'u': sv.update_every = strtoul(optarg, NULL, 0); break;
 		case 'r': sv.rekey_records = strtoull(optarg, NULL, 0); break;
 		case 'b': sv.ku_burst = (unsigned int)atoi(optarg); break;
+		case 'U': sv.userspace = true; break;
 		default: return 2;
 		}
 	}
 	if (!cert || !key) {
-		fprintf(stderr, "usage: ktls-echo server --cert FILE --key FILE [--port N] [--file FILE] [--update-every N] [--rekey-records N] [--key-update-burst N]\n");
+		fprintf(stderr, "usage: ktls-echo server --cert FILE --key FILE [--port N] [--file FILE] [--update-every N] [--rekey-records N] [--key-update-burst N] [--userspace-tls]\n");
+		return 2;
+	}
+	if (sv.userspace &&
+	    (sv.update_every || sv.rekey_records || sv.ku_burst)) {
+		/* TODO: key updates with --userspace-tls, GnuTLS has them but the benchmark needs none */
+		fprintf(stderr, "Key update options need kernel TLS\n");
 		return 2;
 	}
 
@@ -630,10 +903,44 @@ static void send_raw(int fd, unsigned char type, const void *data, size_t len)
 		perror("Failed to send a raw record");
 }
 
+/* Bulk transfers give up after this long without progress. */
+#define BULK_IDLE_MS 60000
+
+static int wait_for(struct hsd_conn *c, short events)
+{
+	struct pollfd pfd = { hsd_conn_fd(c), events, 0 };
+	int rc = poll(&pfd, 1, BULK_IDLE_MS);
+
+	if (rc < 0)
+		return errno == EINTR ? 0 : -errno;
+	return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+static int send_all(struct hsd_conn *c, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+	int rc;
+
+	while (len > 0) {
+		n = hsd_conn_send(c, p, len, 0);
+		if (n == -EAGAIN) {
+			rc = wait_for(c, POLLOUT);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* A line from stdin: "/k" or "/K" update our key, anything else goes out. */
 static int client_line(struct hsd_conn *c, const char *line, size_t len)
 {
-	ssize_t n;
 	int rc;
 
 	if (len >= 2 && line[0] == '/' && (line[1] == 'k' || line[1] == 'K')) {
@@ -643,20 +950,80 @@ static int client_line(struct hsd_conn *c, const char *line, size_t len)
 			rc < 0 ? hsd_conn_error(c) : "ok");
 		return rc < 0 ? rc : 0;
 	}
+	return send_all(c, line, len);
+}
+
+/* Read and drop exactly len bytes of application data. */
+static int recv_count(struct hsd_conn *c, void *buf, size_t size,
+		      uint64_t len)
+{
+	ssize_t n;
+	int rc;
 
 	while (len > 0) {
-		n = hsd_conn_send(c, line, len, 0);
+		n = hsd_conn_recv(c, buf, size < len ? size : (size_t)len);
 		if (n == -EAGAIN) {
-			struct pollfd pfd = { hsd_conn_fd(c), POLLOUT, 0 };
-
-			poll(&pfd, 1, -1);
+			rc = wait_for(c, POLLIN);
+			if (rc < 0)
+				return rc;
 			continue;
 		}
+		if (n == 0)
+			return -ECONNRESET;
 		if (n < 0)
 			return (int)n;
-		line += n;
-		len -= (size_t)n;
+		len -= (uint64_t)n;
 	}
+	return 0;
+}
+
+/*
+ * One bulk transfer: "send" streams bytes into a SINK and waits for its
+ * "OK", "recv" reads a SOURCE, "file" reads bytes of the server's file.
+ * The time runs from the command to the last byte.
+ */
+static int client_bulk(struct hsd_conn *c, const char *mode, uint64_t bytes)
+{
+	static char buf[BUF_SIZE];
+	struct timespec t0, t1;
+	char cmd[64];
+	uint64_t left = bytes;
+	double secs;
+	size_t n;
+	int rc;
+
+	if (!strcmp(mode, "send"))
+		snprintf(cmd, sizeof(cmd), "SINK %llu\n",
+			 (unsigned long long)bytes);
+	else if (!strcmp(mode, "recv"))
+		snprintf(cmd, sizeof(cmd), "SOURCE %llu\n",
+			 (unsigned long long)bytes);
+	else if (!strcmp(mode, "file"))
+		snprintf(cmd, sizeof(cmd), "FILE\n");
+	else
+		return -EINVAL;
+	memset(buf, 'x', sizeof(buf));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = send_all(c, cmd, strlen(cmd));
+	while (rc == 0 && mode[0] == 's' && left > 0) {
+		n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		rc = send_all(c, buf, n);
+		left -= n;
+	}
+	if (rc == 0 && mode[0] == 's')
+		rc = recv_count(c, buf, sizeof(buf), 3);
+	else if (rc == 0)
+		rc = recv_count(c, buf, sizeof(buf), bytes);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		return rc;
+
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("bulk %s bytes=%llu seconds=%.3f mib_s=%.2f\n", mode,
+	       (unsigned long long)bytes, secs,
+	       (double)bytes / 1048576.0 / secs);
 	return 0;
 }
 
@@ -709,10 +1076,13 @@ static int client_main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'i' },
 		{ "flood", required_argument, NULL, 'F' },
 		{ "garbage", no_argument, NULL, 'G' },
+		{ "bulk", required_argument, NULL, 'B' },
+		{ "bytes", required_argument, NULL, 'N' },
 		{ 0 }
 	};
 	static const unsigned char garbage[] = { 0xee, 0, 0, 2, 0xde, 0xad };
-	const char *ca = NULL, *name = NULL;
+	const char *ca = NULL, *name = NULL, *bulk = NULL;
+	unsigned long long bytes = 64ull << 20;
 	struct hsd_creds *creds;
 	struct hsd_session *s;
 	struct hsd_conn *c;
@@ -726,11 +1096,13 @@ static int client_main(int argc, char **argv)
 		case 'i': verify = false; break;
 		case 'F': flood = atoi(optarg); break;
 		case 'G': send_garbage = true; break;
+		case 'B': bulk = optarg; break;
+		case 'N': bytes = strtoull(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: ktls-echo client [--ca FILE] [--name NAME] [--insecure] [--flood N] [--garbage] HOST PORT\n");
+		fprintf(stderr, "usage: ktls-echo client [--ca FILE] [--name NAME] [--insecure] [--flood N] [--garbage] [--bulk send|recv|file --bytes N] HOST PORT\n");
 		return 2;
 	}
 
@@ -746,6 +1118,9 @@ static int client_main(int argc, char **argv)
 	hsd_session_set_peer_name(s, name ? name : argv[optind]);
 	hsd_session_set_verify_peer(s, verify);
 	hsd_session_set_timeout(s, 10000);
+	/* Bulk figures compare record layers: one cipher for all. */
+	if (bulk)
+		hsd_session_set_ciphers(s, HSD_AES_128_GCM);
 
 	rc = client_handshake(s, fd);
 	if (rc == 0)
@@ -765,7 +1140,15 @@ static int client_main(int argc, char **argv)
 	if (send_garbage)
 		send_raw(fd, HSD_RECORD_HANDSHAKE, garbage, sizeof(garbage));
 
-	rc = client_copy(c);
+	if (bulk) {
+		rc = client_bulk(c, bulk, bytes);
+		if (rc == -EINVAL)
+			fprintf(stderr, "Unknown bulk mode '%s'\n", bulk);
+		if (rc == 0)
+			hsd_conn_close(c);
+	} else {
+		rc = client_copy(c);
+	}
 	if (hsd_conn_ticket_count(c))
 		fprintf(stderr, "session tickets kept: %zu\n",
 			hsd_conn_ticket_count(c));
