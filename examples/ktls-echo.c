@@ -810,7 +810,10 @@ static int server_main(int argc, char **argv)
 	}
 	if (sv.userspace &&
 	    (sv.update_every || sv.rekey_records || sv.ku_burst)) {
-		/* TODO: key updates with --userspace-tls, GnuTLS has them but the benchmark needs none */
+		/*
+		 * TODO: key updates with --userspace-tls, GnuTLS has them
+		 * but the bulk benchmark needs none.
+		 */
 		fprintf(stderr, "Key update options need kernel TLS\n");
 		return 2;
 	}
