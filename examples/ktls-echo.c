@@ -74,6 +74,7 @@ enum state {
 	WAIT_WRITE,	/* a poll for room to send a waiting KeyUpdate */
 	FILE_IN,	/* a SPLICE from the file into the pipe */
 	FILE_OUT,	/* a SPLICE from the pipe into the socket */
+	FILE_WAIT,	/* a poll for room in the socket for the pipe */
 	USER_READ,	/* userspace TLS: a poll or NOP before reading */
 	USER_SEND,	/* userspace TLS: a poll or NOP before sending */
 };
@@ -510,6 +511,12 @@ static void on_splice(struct server *sv, struct client *cl, int res)
 {
 	int rc;
 
+	/*
+	 * io_uring does not wait for room for a splice into a socket the
+	 * session made non-blocking: poll, then splice again.
+	 */
+	if (res == -EAGAIN && cl->state == FILE_OUT)
+		return arm_poll(sv, cl, POLLOUT, FILE_WAIT);
 	if (res < 0)
 		return client_fail(sv, cl, res);
 
@@ -689,6 +696,8 @@ static void on_client(struct server *sv, struct client *cl, int res)
 	case FILE_IN:
 	case FILE_OUT:
 		return on_splice(sv, cl, res);
+	case FILE_WAIT:
+		return arm_splice(sv, cl, false);
 	case USER_READ:
 		return user_read(sv, cl);
 	case USER_SEND:
