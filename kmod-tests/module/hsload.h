@@ -17,7 +17,7 @@
 #include <linux/workqueue.h>
 #include <net/handshake.h>
 
-#define HSL_NAME_MAX		16
+#define HSL_NAME_MAX		32
 #define HSL_PEER_MAX		64
 #define HSL_MAX_COUNT		100000
 #define HSL_MAX_CONC		512

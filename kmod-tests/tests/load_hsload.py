@@ -138,15 +138,45 @@ def hsload():
 
 # ---- the agent as the tests see it ----------------------------------------
 
+def agent_pids(pid):
+    """The agent and its descendants: handshaked's workers, tlshd's
+    per-request children."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = Path(f"/proc/{p}/task/{task}/children").read_text()
+                todo.extend(int(k) for k in kids.split())
+        except OSError:
+            pass  # exited while we looked
+    return pids
+
+
 def agent_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """Open fds summed over the agent's processes."""
+    n = 0
+    for p in agent_pids(pid):
+        try:
+            n += len(os.listdir(f"/proc/{p}/fd"))
+        except OSError:
+            pass
+    return n
 
 
 def agent_rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """VmRSS summed over the agent's processes."""
+    total = 0
+    for p in agent_pids(pid):
+        try:
+            text = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def summarize(results):
