@@ -25,9 +25,15 @@
 #include "log.h"
 #include "worker.h"
 
-/* A request handed to a worker, known by our fd for its socket. */
+/*
+ * A request given to a worker, known by our fd for its socket. Until
+ * the worker's socket takes it, the request waits in the worker's
+ * queue with a copy of what to send.
+ */
 struct hd_held {
 	struct hd_held *next;
+	struct hd_held *queue_next;
+	struct hd_accept *queued;
 	int fd;
 };
 
@@ -83,6 +89,8 @@ static int worker_fork(struct hd_pool *p, struct hd_worker *w)
 	}
 
 	close(sv[1]);
+	w->queue = NULL;
+	w->queue_tail = &w->queue;
 	w->watch.kind = HD_WATCH_WORKER;
 	w->pid = pid;
 	w->fd = sv[0];
@@ -169,27 +177,90 @@ static void fail_request(struct hd_nl *nl, int fd, unsigned int status)
 	close(fd);
 }
 
+static void worker_watch(struct hd_pool *p, struct hd_worker *w,
+			 uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &w->watch };
+
+	if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		log_err("Failed to watch worker %d: %m", (int)w->pid);
+}
+
+/*
+ * Send what waits for the worker, oldest first. A burst can fill the
+ * socketpair while the worker is busy handshaking; the rest then waits
+ * here rather than in the kernel's small pending queue.
+ */
+static void pool_flush(struct hd_pool *p, struct hd_worker *w)
+{
+	struct hd_held *h;
+	int ret;
+
+	while ((h = w->queue)) {
+		ret = send_handoff(w->fd, h->queued);
+		if (ret == -EAGAIN || ret == -ENOBUFS)
+			return;
+		if (ret < 0)
+			log_err("Failed to hand handshake request on socket %d to worker %d: %s",
+				h->fd, (int)w->pid, strerror(-ret));
+
+		w->queue = h->queue_next;
+		free(h->queued);
+		h->queued = NULL;
+		if (ret < 0)
+			/* the worker is dying; worker_lost() reports EIO */
+			break;
+	}
+
+	if (!w->queue) {
+		w->queue_tail = &w->queue;
+		worker_watch(p, w, EPOLLIN);
+	}
+}
+
+static void pool_queue(struct hd_pool *p, struct hd_worker *w,
+		       struct hd_held *h)
+{
+	bool was_empty = !w->queue;
+
+	h->queue_next = NULL;
+	*w->queue_tail = h;
+	w->queue_tail = &h->queue_next;
+	if (was_empty)
+		worker_watch(p, w, EPOLLIN | EPOLLOUT);
+}
+
 static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
 {
 	struct hd_worker *w = pool_pick(p);
 	struct hd_held *h;
-	int ret = -ENOMEM;
 
-	h = malloc(sizeof(*h));
-	if (h && w)
-		ret = send_handoff(w->fd, a);
-	if (ret < 0 || !w) {
-		log_err("Failed to hand handshake request on socket %d to a worker: %s",
-			a->sockfd, w ? strerror(-ret) : "no worker runs");
-		free(h);
-		fail_request(p->nl, a->sockfd, ret == -ENOMEM ? ENOMEM : EIO);
+	if (!w) {
+		log_err("Failed to hand handshake request on socket %d to a worker: no worker runs",
+			a->sockfd);
+		fail_request(p->nl, a->sockfd, EIO);
 		return;
 	}
 
+	h = calloc(1, sizeof(*h));
+	if (h)
+		h->queued = malloc(sizeof(*a));
+	if (!h || !h->queued) {
+		log_err("Failed to hand handshake request on socket %d to a worker: %s",
+			a->sockfd, strerror(ENOMEM));
+		free(h);
+		fail_request(p->nl, a->sockfd, ENOMEM);
+		return;
+	}
+
+	*h->queued = *a;
 	h->fd = a->sockfd;
 	h->next = w->held;
 	w->held = h;
 	w->n_held++;
+
+	pool_queue(p, w, h);
+	pool_flush(p, w);
 	log_debug("Handed request on socket %d to worker %d", a->sockfd,
 		  (int)w->pid);
 }
@@ -263,6 +334,9 @@ void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 	struct result res;
 	ssize_t n;
 
+	if (w->queue)
+		pool_flush(p, w);
+
 	for (;;) {
 		n = recv(w->fd, &res, sizeof(res), MSG_DONTWAIT);
 		if (n == sizeof(res) && res.n_ids <= HSD_NL_MAX_PEERIDS) {
@@ -306,9 +380,12 @@ static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 	while ((h = w->held)) {
 		w->held = h->next;
 		fail_request(p->nl, h->fd, EIO);
+		free(h->queued);
 		free(h);
 	}
 	w->n_held = 0;
+	w->queue = NULL;
+	w->queue_tail = &w->queue;
 
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);

@@ -27,7 +27,9 @@ struct hd_worker {
 	pid_t pid;			/* 0: not running */
 	int fd;				/* our end of the socketpair */
 	unsigned int n_held;
-	struct hd_held *held;		/* requests handed to it */
+	struct hd_held *held;		/* requests given to it */
+	struct hd_held *queue;		/* of those, not yet sent */
+	struct hd_held **queue_tail;
 };
 
 /*
