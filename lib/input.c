@@ -48,6 +48,20 @@ static int ku_flood(struct hsd_conn *c)
 			  c->ku_burst, c->ku_interval_ms);
 }
 
+/* Move to the peer's next key, within the KeyUpdate rate limit. */
+static int rx_next_key(struct hsd_conn *c)
+{
+	if (!hsd__conn_ku_allowed(c))
+		return ku_flood(c);
+
+	if (hsd__conn_next_key(c, true) < 0) {
+		hsd__conn_abort(c, AL_INTERNAL_ERROR);
+		return c->failed = -EIO;
+	}
+	c->rx_updates++;
+	return 0;
+}
+
 static const char *alert_name(uint8_t desc)
 {
 	const char *name;
@@ -117,6 +131,8 @@ static int ticket_in(struct hsd_conn *c, const uint8_t *body, size_t len)
 static int key_update_in(struct hsd_conn *c, const uint8_t *body, size_t len,
 			 bool at_end)
 {
+	int ret;
+
 	if (len != 1)
 		return conn_abort(c, AL_DECODE_ERROR,
 				  "KeyUpdate of %zu bytes", len);
@@ -129,18 +145,10 @@ static int key_update_in(struct hsd_conn *c, const uint8_t *body, size_t len,
 		return conn_abort(c, AL_UNEXPECTED_MESSAGE,
 				  "KeyUpdate not at the end of its record");
 
-	if (!hsd__conn_ku_allowed(c))
-		return ku_flood(c);
-
-	if (hsd__conn_next_key(c, true) < 0) {
-		hsd__conn_abort(c, AL_INTERNAL_ERROR);
-		return c->failed = -EIO;
-	}
-	c->rx_updates++;
-
-	if (body[0] == 1)
-		return hsd_conn_key_update(c, false);
-	return 0;
+	ret = rx_next_key(c);
+	if (ret < 0 || body[0] != 1)
+		return ret;
+	return hsd_conn_key_update(c, false);
 }
 
 static int message_in(struct hsd_conn *c, uint8_t type, const uint8_t *body,
@@ -300,14 +308,9 @@ int hsd_conn_read_error(struct hsd_conn *c, int err)
 	 * The peer moved to its next key in a KeyUpdate we never saw, so
 	 * whether it asked for ours is unknown: send one either way.
 	 */
-	if (!hsd__conn_ku_allowed(c))
-		return ku_flood(c);
-
-	if (hsd__conn_next_key(c, true) < 0) {
-		hsd__conn_abort(c, AL_INTERNAL_ERROR);
-		return c->failed = -EIO;
-	}
-	c->rx_updates++;
+	err = rx_next_key(c);
+	if (err < 0)
+		return err;
 	return hsd_conn_key_update(c, false);
 }
 
