@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,8 @@ static gnutls_session_t session(struct ctx *c, int fd, int server)
 /* One client and one server handshake, driven in turn until both end. */
 static void pair(struct ctx *c)
 {
-	int cfd, sfd, crc = GNUTLS_E_AGAIN, src = GNUTLS_E_AGAIN;
+	int cfd, sfd, crc = GNUTLS_E_AGAIN, src = GNUTLS_E_AGAIN, one = 1;
+	struct pollfd pfd[2];
 	gnutls_session_t cs, ss;
 
 	cfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -115,9 +118,15 @@ static void pair(struct ctx *c)
 	sfd = accept(c->lfd, NULL, NULL);
 	if (sfd < 0)
 		die("accept", 0);
-	/* Both ends in one thread: neither may block on the other. */
-	if (fcntl(cfd, F_SETFL, O_NONBLOCK) || fcntl(sfd, F_SETFL, O_NONBLOCK))
-		die("fcntl", 0);
+	/*
+	 * Both ends in one thread: neither may block on the other. No
+	 * Nagle: a flight's second write must not wait for a delayed ACK
+	 * (the kernel consumers set TCP_NODELAY too).
+	 */
+	if (fcntl(cfd, F_SETFL, O_NONBLOCK) || fcntl(sfd, F_SETFL, O_NONBLOCK) ||
+	    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
+		die("socket options", 0);
 	cs = session(c, cfd, 0);
 	ss = session(c, sfd, 1);
 
@@ -129,6 +138,13 @@ static void pair(struct ctx *c)
 		if ((crc < 0 && gnutls_error_is_fatal(crc)) ||
 		    (src < 0 && gnutls_error_is_fatal(src)))
 			die("handshake", crc < 0 ? crc : src);
+		if (crc < 0 && src < 0) {
+			/* Neither can move: wait for input, do not spin. */
+			pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+			pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+			if (poll(pfd, 2, 10000) <= 0)
+				die("poll", 0);
+		}
 	}
 	gnutls_deinit(cs);
 	gnutls_deinit(ss);

@@ -58,6 +58,7 @@ static int hsl_connect(struct hsl_req *r)
 		return err;
 
 	r->hs.sock = sock;
+	hsl_sock_nodelay(sock);
 	hsl_sock_timeouts(sock, HSL_CONNECT_MS);
 	return kernel_connect(sock, (void *)&sin, sizeof(sin), 0);
 }
@@ -129,8 +130,7 @@ static void hsl_await(struct hsl_req *r)
 		return;
 	}
 	/* The callback won any race with the cancel: it runs now. */
-	if (err)
-		wait_for_completion(&r->hs.done);
+	hsl_hs_finish(&r->hs);
 	r->result = r->hs.status ? HSL_RES_FAIL : HSL_RES_OK;
 }
 

@@ -65,6 +65,7 @@ struct hsl_params {
 struct hsl_hs {
 	struct socket *sock;
 	struct completion done;
+	bool seen;		/* a wait has consumed the completion */
 	int status;		/* as passed to the done callback */
 	ktime_t t_done;
 };
@@ -122,10 +123,12 @@ extern struct mutex hsl_lock;
 /* sock.c */
 int hsl_sock_file(struct socket *sock);
 void hsl_sock_put(struct socket *sock);
+void hsl_sock_nodelay(struct socket *sock);
 void hsl_sock_timeouts(struct socket *sock, unsigned int ms);
 int hsl_hs_submit(struct hsl_hs *hs, const struct hsl_params *p,
 		  bool server, u32 *eagain);
 int hsl_hs_wait(struct hsl_hs *hs, unsigned int ms);
+void hsl_hs_finish(struct hsl_hs *hs);
 int hsl_send_all(struct socket *sock, const void *buf, size_t len);
 int hsl_recv_data(struct socket *sock, void *buf, size_t len);
 

@@ -91,8 +91,7 @@ static void hsl_conn_work(struct work_struct *work)
 		atomic_inc(&s->st.no_done);
 		goto out;
 	}
-	if (err)
-		wait_for_completion(&c->hs.done);
+	hsl_hs_finish(&c->hs);
 	hsl_count_status(&s->st, c->hs.status);
 	if (!c->hs.status)
 		hsl_serve_echo(s, c);
@@ -116,6 +115,7 @@ static void hsl_accept_one(struct hsl_server *s, struct socket *sock)
 	}
 	c->srv = s;
 	c->hs.sock = sock;
+	hsl_sock_nodelay(sock);
 	INIT_WORK(&c->work, hsl_conn_work);
 	atomic_inc(&s->st.accepted);
 	atomic_inc(&s->st.active);

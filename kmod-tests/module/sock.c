@@ -11,6 +11,7 @@
 #include <linux/socket.h>
 #include <linux/tls.h>
 #include <net/sock.h>
+#include <linux/tcp.h>
 
 #include "hsload.h"
 
@@ -40,6 +41,12 @@ int hsl_sock_file(struct socket *sock)
 void hsl_sock_put(struct socket *sock)
 {
 	fput(sock->file);
+}
+
+/* NFS and NVMe/TCP set this on their sockets; so do we. */
+void hsl_sock_nodelay(struct socket *sock)
+{
+	tcp_sock_set_nodelay(sock->sk);
 }
 
 void hsl_sock_timeouts(struct socket *sock, unsigned int ms)
@@ -117,6 +124,7 @@ int hsl_hs_submit(struct hsl_hs *hs, const struct hsl_params *p,
 	int err;
 
 	init_completion(&hs->done);
+	hs->seen = false;
 	hsl_hs_args(&a, hs, p);
 	deadline = jiffies + msecs_to_jiffies(HSL_SUBMIT_BUDGET_MS);
 	for (;;) {
@@ -137,25 +145,35 @@ int hsl_hs_submit(struct hsl_hs *hs, const struct hsl_params *p,
 }
 
 /*
- * Wait up to ms for the done callback. Returns 0 when it ran, -ETIME
- * when the time ran out and -EINTR when the module is stopping; then
- * the caller cancels, and waits on if the callback won the race.
+ * Wait up to ms for the done callback. Returns 0 when it ran (also on
+ * a later call), -ETIME when the time ran out and -EINTR when the module
+ * is stopping; then the caller cancels, and if the callback won that
+ * race, waits for it with hsl_hs_finish().
  */
 int hsl_hs_wait(struct hsl_hs *hs, unsigned int ms)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(ms);
 	long left;
 
-	for (;;) {
+	while (!hs->seen) {
 		left = deadline - jiffies;
 		if (left <= 0)
 			return -ETIME;
 		if (wait_for_completion_timeout(&hs->done,
 						min_t(long, left, HSL_WAIT_SLICE)))
-			return 0;
-		if (READ_ONCE(hsl_stopping))
+			hs->seen = true;
+		else if (READ_ONCE(hsl_stopping))
 			return -EINTR;
 	}
+	return 0;
+}
+
+/* After a cancel that lost: the callback is running or has run. */
+void hsl_hs_finish(struct hsl_hs *hs)
+{
+	if (!hs->seen)
+		wait_for_completion(&hs->done);
+	hs->seen = true;
 }
 
 int hsl_send_all(struct socket *sock, const void *buf, size_t len)
