@@ -18,6 +18,18 @@ from conftest import _netlink_groups, _tlshd_group_id, agent_config
 from load_hsload import (agent_fds, agent_rss_kib, hsload,  # noqa: F401
                          start_silent_peer, summarize)
 
+
+@pytest.fixture(autouse=True)
+def _load_opt_in(request):
+    # TODO: run by default again once the cancel and close scenario no
+    # longer leaves kernel workers blocked in the VM (seen with hsload
+    # on 7.3); until then a hang would take the whole suite with it.
+    cfg = request.config
+    if not (cfg.getoption("--load") or cfg.getoption("--load-1000") or
+            cfg.getoption("--bench")):
+        pytest.skip("load tests run with --load (or --load-1000)")
+
+
 # Upper bound on any one run, far above what it needs even under TCG:
 # each request ends by itself at its handshake timeout plus a grace.
 RUN_BOUND = 900
