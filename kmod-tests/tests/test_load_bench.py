@@ -121,6 +121,9 @@ def _measure(agent_name, conc, count, pki, tmp_path, hsload):
         "peak_mib": mem / 2**20,
         "eagain": st["eagain"] + srv_eagain,
         "failed": count - ok,
+        # Not in the table; printed so that failures can be told apart.
+        "results": s["result"],
+        "statuses": s["status"],
     }
 
 
