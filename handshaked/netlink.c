@@ -293,6 +293,28 @@ static void nl_sock_free(struct nl_sock *sk)
 	nl_socket_free(sk);
 }
 
+/*
+ * The kernel multicasts one READY per request and fails the request
+ * (-ESRCH, "no agent") when it cannot queue that READY on any
+ * listener. A burst of requests during a busy stretch must not
+ * overrun the socket: take a receive buffer with room for thousands
+ * of them, beyond rmem_max while we still hold CAP_NET_ADMIN.
+ */
+#define HD_NL_EVENT_RCVBUF (4 << 20)
+
+static void nl_events_rcvbuf(struct hd_nl *nl)
+{
+	int fd = nl_socket_get_fd(nl->events);
+	int size = HD_NL_EVENT_RCVBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+		       sizeof(size)) == 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		log_warn("Failed to enlarge netlink receive buffer: %s",
+			 strerror(errno));
+}
+
 static int nl_join(struct hd_nl *nl)
 {
 	int grp, ret;
@@ -305,6 +327,7 @@ static int nl_join(struct hd_nl *nl)
 	if (ret < 0)
 		return hd_nl_errno(ret);
 
+	nl_events_rcvbuf(nl);
 	nl_socket_disable_seq_check(nl->events);
 	ret = nl_socket_set_nonblocking(nl->events);
 	return hd_nl_errno(ret);

@@ -282,6 +282,8 @@ void hd_pool_accept(struct hd_pool *p)
 
 	/* Leave requests queued in the kernel while no worker runs. */
 	while (!p->stopping && pool_pick(p)) {
+		/* READYs of requests accepted here need no room meanwhile */
+		hd_nl_drain(p->nl);
 		ret = hd_nl_accept(p->nl, &a, reason, sizeof(reason));
 		if (ret == -EAGAIN)
 			return;
