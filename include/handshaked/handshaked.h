@@ -213,9 +213,79 @@ struct hsd_info {
 	const char *cipher;	/* "AES-256-GCM" */
 	const char *group;	/* "X25519", or "" when none */
 	bool peer_verified;	/* the peer presented a certificate that verified */
+	bool resumed;		/* resumed from a session ticket */
 };
 
 int hsd_session_info(const struct hsd_session *s, struct hsd_info *info);
+
+/*
+ * Session resumption (RFC 8446 section 2.2). A server seals session
+ * tickets under keys derived from a master key; a client keeps what a
+ * ticket lets it resume and offers it on a later connection to the
+ * same server, which then skips the certificate exchange. Resumed
+ * handshakes still run (EC)DHE unless plain psk_ke is allowed on both
+ * ends (hsd_session_set_psk_ke()).
+ */
+
+/* Size of a ticket master key. */
+#define HSD_TICKET_KEY_SIZE 64
+
+/* Fill key with a fresh random ticket master key. */
+int hsd_ticket_key_generate(uint8_t key[HSD_TICKET_KEY_SIZE]);
+
+/*
+ * Server: send session tickets at the end of the handshake and resume
+ * sessions from tickets sealed under key (HSD_TICKET_KEY_SIZE bytes,
+ * copied). A ticket is valid lifetime_s seconds (0: 6 hours). GnuTLS
+ * derives the sealing key from the master key and the time, rotating
+ * it as tickets expire and still accepting the previous one; a
+ * different master key rejects every older ticket (the handshake then
+ * runs in full). Off by default. Before the first hsd_handshake().
+ */
+int hsd_session_set_ticket_key(struct hsd_session *s, const void *key,
+			       size_t len, unsigned int lifetime_s);
+
+/*
+ * Client: ask the server for session tickets (off by default: a ticket
+ * arriving after the keys moved into the kernel reaches the kernel's
+ * consumer, which may not expect one). Read them with
+ * hsd_session_read_ticket(). Before the first hsd_handshake().
+ */
+int hsd_session_set_tickets(struct hsd_session *s, bool on);
+
+/*
+ * Client: offer to resume from ticket data that hsd_session_ticket()
+ * returned on an earlier session with the same server; implies
+ * hsd_session_set_tickets(s, true). An expired or unusable ticket is
+ * not offered, and a server that rejects it gets a full handshake.
+ * Before the first hsd_handshake().
+ */
+int hsd_session_set_ticket(struct hsd_session *s, const void *data,
+			   size_t len);
+
+/*
+ * Client, after a complete handshake and before the keys move into the
+ * kernel: read the records the server sent since, until one carried a
+ * session ticket. Returns 0 when a ticket arrived, HSD_AGAIN_READ to
+ * wait for the socket (bound the wait yourself), -EPROTO when the
+ * server sent application data instead (it cannot be handed to the
+ * kernel; use this only with protocols where the client speaks first),
+ * or another negative errno.
+ */
+int hsd_session_read_ticket(struct hsd_session *s);
+
+/*
+ * Client: the data to resume this session later, from the newest
+ * ticket received, and the ticket's lifetime in seconds as the server
+ * set it. -ENOENT when no ticket arrived. *data is allocated; release
+ * it with hsd_ticket_free(), which wipes it: it holds a resumption
+ * secret.
+ */
+int hsd_session_ticket(const struct hsd_session *s, void **data,
+		       size_t *len, uint32_t *lifetime_s);
+
+/* Wipe and free ticket data from hsd_session_ticket(). */
+void hsd_ticket_free(void *data, size_t len);
 
 /*
  * The peer's leaf certificate, DER encoded, or -ENOENT. The pointer
