@@ -36,14 +36,8 @@ def pytest_addoption(parser):
         help="handshake agent to test (default: handshaked)")
     # Load tests and the benchmark (test_load*.py, kmod-tests/bench).
     parser.addoption(
-        "--load", action="store_true",
-        help="run the load tests (test_load.py), off by default")
-    parser.addoption(
         "--load-count", type=int, default=200,
         help="requests of the default load test (default: 200)")
-    parser.addoption(
-        "--load-1000", action="store_true",
-        help="also run the 1000-request load test")
     parser.addoption(
         "--bench", action="store_true",
         help="run the agent benchmark (kmod-tests/bench)")

@@ -19,17 +19,6 @@ from load_hsload import (agent_fds, agent_rss_kib, hsload,  # noqa: F401
                          start_silent_peer, summarize)
 
 
-@pytest.fixture(autouse=True)
-def _load_opt_in(request):
-    # TODO: run by default again once the cancel and close scenario no
-    # longer leaves kernel workers blocked in the VM (seen with hsload
-    # on 7.3); until then a hang would take the whole suite with it.
-    cfg = request.config
-    if not (cfg.getoption("--load") or cfg.getoption("--load-1000") or
-            cfg.getoption("--bench")):
-        pytest.skip("load tests run with --load (or --load-1000)")
-
-
 # Upper bound on any one run, far above what it needs even under TCG:
 # each request ends by itself at its handshake timeout plus a grace.
 RUN_BOUND = 900
@@ -128,10 +117,7 @@ def test_concurrent_handshakes_complete_and_echo(agent, pki, hsload,
     _concurrent(agent, pki, hsload, request.config.getoption("load_count"))
 
 
-def test_1000_concurrent_handshakes(agent, pki, hsload, request):
-    if not request.config.getoption("load_1000"):
-        pytest.skip("opt-in: --load-1000 (about 1000 handshake pairs "
-                    "under TCG)")
+def test_1000_concurrent_handshakes(agent, pki, hsload):
     _concurrent(agent, pki, hsload, 1000)
 
 
