@@ -6,6 +6,9 @@
 #ifndef HANDSHAKED_DAEMON_H
 #define HANDSHAKED_DAEMON_H
 
+#include <stdint.h>
+#include <time.h>
+
 #include "conf.h"
 #include "creds.h"
 #include "netlink.h"
@@ -35,5 +38,14 @@ struct hd_daemon {
 	struct hd_request *requests;	/* in flight */
 	unsigned int n_requests;
 };
+
+/* CLOCK_MONOTONIC in milliseconds: the same in every process. */
+static inline uint64_t hd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 #endif /* HANDSHAKED_DAEMON_H */

@@ -26,6 +26,7 @@ struct hd_accept {
 	int32_t privkey;		/* key serial, 0: none */
 	int32_t keyring;		/* key serial, 0: none */
 	char peername[256];		/* "" when absent */
+	uint64_t accepted_ms;		/* hd_now_ms() at ACCEPT, 0: unknown */
 };
 
 /*

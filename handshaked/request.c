@@ -53,14 +53,6 @@ struct hd_request {
 	char reason[256];
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *auth_name(uint32_t mode)
 {
 	switch (mode) {
@@ -127,7 +119,7 @@ static void request_psk_text(const struct hd_request *r, char *buf,
 static void request_log(const struct hd_request *r, int err)
 {
 	const char *peer = r->acc.peername[0] ? r->acc.peername : "-";
-	unsigned int ms = (unsigned int)(now_ms() - r->start_ms);
+	unsigned int ms = (unsigned int)(hd_now_ms() - r->start_ms);
 	struct hsd_info info = { 0 };
 	char psk[HSD_PSK_IDENTITY_MAX + 32];
 
@@ -415,8 +407,10 @@ static int request_session(struct hd_request *r)
 		hsd_session_set_client_auth(s, HSD_CLIENT_AUTH_REQUEST);
 
 	timeout = r->acc.timeout_ms ? r->acc.timeout_ms : HD_DEFAULT_TIMEOUT_MS;
-	hsd_session_set_timeout(s, timeout);
 	r->deadline_ms = r->start_ms + timeout;
+	if (r->deadline_ms <= hd_now_ms())
+		return -ETIMEDOUT;
+	hsd_session_set_timeout(s, (unsigned int)(r->deadline_ms - hd_now_ms()));
 	return 0;
 }
 
@@ -466,7 +460,8 @@ void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
 	r->token = token;
 	r->role = a->msg_type == HSD_NL_MSG_CLIENTHELLO ? HSD_CLIENT
 							 : HSD_SERVER;
-	r->start_ms = now_ms();
+	/* the request's timeout runs from ACCEPT, queueing included */
+	r->start_ms = a->accepted_ms ? a->accepted_ms : hd_now_ms();
 	r->next = d->requests;
 	d->requests = r;
 	d->n_requests++;
@@ -495,7 +490,7 @@ void hd_request_event(struct hd_daemon *d, struct hd_watch *w,
 int hd_requests_next_timeout(const struct hd_daemon *d)
 {
 	const struct hd_request *r;
-	uint64_t now = now_ms(), first = UINT64_MAX;
+	uint64_t now = hd_now_ms(), first = UINT64_MAX;
 
 	for (r = d->requests; r; r = r->next)
 		if (r->deadline_ms < first)
@@ -511,7 +506,7 @@ int hd_requests_next_timeout(const struct hd_daemon *d)
 void hd_requests_expire(struct hd_daemon *d)
 {
 	struct hd_request *r, *next;
-	uint64_t now = now_ms();
+	uint64_t now = hd_now_ms();
 
 	for (r = d->requests; r; r = next) {
 		next = r->next;

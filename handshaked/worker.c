@@ -89,6 +89,8 @@ static int worker_fork(struct hd_pool *p, struct hd_worker *w)
 	}
 
 	close(sv[1]);
+	w->n_active = 0;
+	w->want_out = false;
 	w->queue = NULL;
 	w->queue_tail = &w->queue;
 	w->watch.kind = HD_WATCH_WORKER;
@@ -187,47 +189,51 @@ static void worker_watch(struct hd_pool *p, struct hd_worker *w,
 }
 
 /*
- * Send what waits for the worker, oldest first. A burst can fill the
- * socketpair while the worker is busy handshaking; the rest then waits
- * here rather than in the kernel's small pending queue.
+ * Send what waits for the worker, oldest first, while it has fewer
+ * than HD_WORKER_ACTIVE requests. A burst then waits here, accepted
+ * (so not in the kernel's small pending queue) and in order: the
+ * worker finishes the oldest first instead of slowing every one of
+ * hundreds down at once. Requests also wait here while the socketpair
+ * is full; only then is the socket watched for room.
  */
 static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 {
+	bool blocked = false;
 	struct hd_held *h;
 	int ret;
 
-	while ((h = w->queue)) {
+	while ((h = w->queue) && w->n_active < HD_WORKER_ACTIVE) {
 		ret = send_handoff(w->fd, h->queued);
-		if (ret == -EAGAIN || ret == -ENOBUFS)
-			return;
+		if (ret == -EAGAIN || ret == -ENOBUFS) {
+			blocked = true;
+			break;
+		}
 		if (ret < 0)
 			log_err("Failed to hand handshake request on socket %d to worker %d: %s",
 				h->fd, (int)w->pid, strerror(-ret));
 
 		w->queue = h->queue_next;
+		if (!w->queue)
+			w->queue_tail = &w->queue;
 		free(h->queued);
 		h->queued = NULL;
+		w->n_active++;
 		if (ret < 0)
 			/* the worker is dying; worker_lost() reports EIO */
 			break;
 	}
 
-	if (!w->queue) {
-		w->queue_tail = &w->queue;
-		worker_watch(p, w, EPOLLIN);
+	if (blocked != w->want_out) {
+		w->want_out = blocked;
+		worker_watch(p, w, blocked ? EPOLLIN | EPOLLOUT : EPOLLIN);
 	}
 }
 
-static void pool_queue(struct hd_pool *p, struct hd_worker *w,
-		       struct hd_held *h)
+static void pool_queue(struct hd_worker *w, struct hd_held *h)
 {
-	bool was_empty = !w->queue;
-
 	h->queue_next = NULL;
 	*w->queue_tail = h;
 	w->queue_tail = &h->queue_next;
-	if (was_empty)
-		worker_watch(p, w, EPOLLIN | EPOLLOUT);
 }
 
 static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
@@ -254,12 +260,13 @@ static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
 	}
 
 	*h->queued = *a;
+	h->queued->accepted_ms = hd_now_ms();
 	h->fd = a->sockfd;
 	h->next = w->held;
 	w->held = h;
 	w->n_held++;
 
-	pool_queue(p, w, h);
+	pool_queue(w, h);
 	pool_flush(p, w);
 	log_debug("Handed request on socket %d to worker %d", a->sockfd,
 		  (int)w->pid);
@@ -316,6 +323,8 @@ static void held_done(struct hd_pool *p, struct hd_worker *w,
 		h = *pp;
 		*pp = h->next;
 		w->n_held--;
+		if (!h->queued)
+			w->n_active--;
 
 		ret = hd_nl_done(p->nl, h->fd, res->status, res->ids,
 				 res->n_ids);
@@ -336,9 +345,6 @@ void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 	struct result res;
 	ssize_t n;
 
-	if (w->queue)
-		pool_flush(p, w);
-
 	for (;;) {
 		n = recv(w->fd, &res, sizeof(res), MSG_DONTWAIT);
 		if (n == sizeof(res) && res.n_ids <= HSD_NL_MAX_PEERIDS) {
@@ -352,11 +358,17 @@ void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == 0 || errno != EAGAIN)
+		if (n == 0 || errno != EAGAIN) {
 			/* dying: SIGCHLD follows; stop watching meanwhile */
 			epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-		return;
+			return;
+		}
+		break;
 	}
+
+	/* room in the worker, or in the socketpair */
+	if (w->queue)
+		pool_flush(p, w);
 }
 
 /* Report EIO for everything the worker held and forget it. */
@@ -386,6 +398,8 @@ static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 		free(h);
 	}
 	w->n_held = 0;
+	w->n_active = 0;
+	w->want_out = false;
 	w->queue = NULL;
 	w->queue_tail = &w->queue;
 

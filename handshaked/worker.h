@@ -19,6 +19,12 @@
 
 #define HD_WORKERS_DEFAULT	2
 #define HD_WORKERS_MAX		64
+/*
+ * Requests a worker runs at once; more wait in the supervisor. Enough
+ * to keep a worker busy while its peers answer over a real network,
+ * few enough that a burst is served oldest first.
+ */
+#define HD_WORKER_ACTIVE	32
 
 struct hd_held;
 
@@ -26,7 +32,9 @@ struct hd_worker {
 	struct hd_watch watch;		/* HD_WATCH_WORKER */
 	pid_t pid;			/* 0: not running */
 	int fd;				/* our end of the socketpair */
-	unsigned int n_held;
+	unsigned int n_held;		/* given to it, sent or queued */
+	unsigned int n_active;		/* of those, sent */
+	bool want_out;			/* watching for room to send */
 	struct hd_held *held;		/* requests given to it */
 	struct hd_held *queue;		/* of those, not yet sent */
 	struct hd_held **queue_tail;
