@@ -458,12 +458,13 @@ static int run(struct hd_daemon *d, struct hd_pool *p, struct loop *l,
 	hd_pool_accept(p);
 
 	while (!l->stop) {
-		n = epoll_wait(d->epfd, evs, 32, -1);
+		n = epoll_wait(d->epfd, evs, 32, hd_pool_timeout(p));
 		if (n < 0 && errno != EINTR)
 			return -errno;
 
 		for (i = 0; i < n; i++)
 			dispatch(d, p, l, &evs[i]);
+		hd_pool_tick(p);
 
 		if (l->reap)
 			hd_pool_reap(p);

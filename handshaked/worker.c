@@ -94,6 +94,7 @@ static int worker_fork(struct hd_pool *p, struct hd_worker *w)
 	w->queue = NULL;
 	w->queue_tail = &w->queue;
 	w->watch.kind = HD_WATCH_WORKER;
+	w->started_ms = hd_now_ms();
 	w->pid = pid;
 	w->fd = sv[0];
 	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
@@ -371,6 +372,32 @@ void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 		pool_flush(p, w);
 }
 
+/*
+ * A worker that fails again right after its start meets a fault that
+ * its successor would meet too (a broken library, no memory): wait
+ * longer before each new try instead of forking in a loop.
+ */
+static void worker_backoff(struct hd_worker *w, bool failed)
+{
+	uint64_t now = hd_now_ms();
+	unsigned int delay;
+
+	if (!failed || now - w->started_ms >= HD_WORKER_QUICK_MS) {
+		w->quick_deaths = 0;
+		w->restart_ms = now;
+		return;
+	}
+
+	w->quick_deaths++;
+	delay = HD_WORKER_BACKOFF_MIN_MS << (w->quick_deaths < 8 ?
+					     w->quick_deaths - 1 : 7);
+	if (delay > HD_WORKER_BACKOFF_MAX_MS)
+		delay = HD_WORKER_BACKOFF_MAX_MS;
+	w->restart_ms = now + delay;
+	log_err("Worker failed %u time(s) in a row right after start: starting the next in %u ms",
+		w->quick_deaths, delay);
+}
+
 /* Report EIO for everything the worker held and forget it. */
 static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 {
@@ -407,6 +434,7 @@ static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 	close(w->fd);
 	w->fd = -1;
 	w->pid = 0;
+	worker_backoff(w, WIFSIGNALED(status) || WEXITSTATUS(status));
 }
 
 static struct hd_worker *pool_find(struct hd_pool *p, pid_t pid)
@@ -419,11 +447,31 @@ static struct hd_worker *pool_find(struct hd_pool *p, pid_t pid)
 	return NULL;
 }
 
+/* Fork the workers whose restart is due. */
+static void pool_restart(struct hd_pool *p)
+{
+	uint64_t now = hd_now_ms();
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < p->n; i++) {
+		struct hd_worker *w = &p->workers[i];
+
+		if (w->pid || w->restart_ms > now)
+			continue;
+		ret = worker_fork(p, w);
+		if (ret < 0) {
+			log_err("Failed to start worker: %s", strerror(-ret));
+			worker_backoff(w, true);
+		}
+	}
+	hd_pool_accept(p);
+}
+
 void hd_pool_reap(struct hd_pool *p)
 {
 	struct hd_worker *w;
-	unsigned int i;
-	int status, ret;
+	int status;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -431,22 +479,29 @@ void hd_pool_reap(struct hd_pool *p)
 		if (w)
 			worker_lost(p, w, status);
 	}
-	if (p->stopping)
-		return;
+	if (!p->stopping)
+		pool_restart(p);
+}
 
-	/*
-	 * TODO: back off when new workers die at once, a fault that
-	 * every worker meets would otherwise fork in a loop; none such
-	 * is known, and it needs a timer in the loop.
-	 */
-	for (i = 0; i < p->n; i++) {
-		if (p->workers[i].pid)
-			continue;
-		ret = worker_fork(p, &p->workers[i]);
-		if (ret < 0)
-			log_err("Failed to start worker: %s", strerror(-ret));
-	}
-	hd_pool_accept(p);
+int hd_pool_timeout(const struct hd_pool *p)
+{
+	uint64_t now = hd_now_ms(), first = UINT64_MAX;
+	unsigned int i;
+
+	if (p->stopping)
+		return -1;
+	for (i = 0; i < p->n; i++)
+		if (!p->workers[i].pid && p->workers[i].restart_ms < first)
+			first = p->workers[i].restart_ms;
+	if (first == UINT64_MAX)
+		return -1;
+	return first <= now ? 0 : (int)(first - now);
+}
+
+void hd_pool_tick(struct hd_pool *p)
+{
+	if (hd_pool_timeout(p) == 0)
+		pool_restart(p);
 }
 
 void hd_pool_signal(const struct hd_pool *p, int sig)

@@ -26,11 +26,23 @@
  */
 #define HD_WORKER_ACTIVE	32
 
+/*
+ * A worker that fails within HD_WORKER_QUICK_MS of its start is
+ * replaced after a delay that doubles with each such failure in a row,
+ * from HD_WORKER_BACKOFF_MIN_MS up to HD_WORKER_BACKOFF_MAX_MS.
+ */
+#define HD_WORKER_QUICK_MS		2000
+#define HD_WORKER_BACKOFF_MIN_MS	100
+#define HD_WORKER_BACKOFF_MAX_MS	10000
+
 struct hd_held;
 
 struct hd_worker {
 	struct hd_watch watch;		/* HD_WATCH_WORKER */
 	pid_t pid;			/* 0: not running */
+	uint64_t started_ms;		/* hd_now_ms() at fork */
+	uint64_t restart_ms;		/* not running: when to fork again */
+	unsigned int quick_deaths;	/* failures right after start in a row */
 	int fd;				/* our end of the socketpair */
 	unsigned int n_held;		/* given to it, sent or queued */
 	unsigned int n_active;		/* of those, sent */
@@ -65,6 +77,10 @@ void hd_pool_accept(struct hd_pool *p);
 void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w);
 /* SIGCHLD: fail what dead workers held and fork replacements. */
 void hd_pool_reap(struct hd_pool *p);
+/* Milliseconds until a replacement is due (for epoll), -1 for none. */
+int hd_pool_timeout(const struct hd_pool *p);
+/* Fork the replacements that are due. */
+void hd_pool_tick(struct hd_pool *p);
 /* Send sig to every worker. */
 void hd_pool_signal(const struct hd_pool *p, int sig);
 /* Stop every worker and fail what they still held. */
