@@ -37,7 +37,11 @@ struct hd_daemon {
 	unsigned int ciphers;		/* what kTLS here accepts */
 	struct hd_request *requests;	/* in flight */
 	unsigned int n_requests;
+	uint64_t check_ms;		/* next look at their sockets */
 };
+
+/* How often a worker asks its sockets for errors epoll missed. */
+#define HD_CHECK_INTERVAL_MS 1000
 
 /* CLOCK_MONOTONIC in milliseconds: the same in every process. */
 static inline uint64_t hd_now_ms(void)

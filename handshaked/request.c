@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,9 +499,36 @@ int hd_requests_next_timeout(const struct hd_daemon *d)
 
 	if (first == UINT64_MAX)
 		return -1;
+	if (d->check_ms < first)
+		first = d->check_ms;
 	if (first <= now)
 		return 0;
 	return first - now > INT32_MAX ? INT32_MAX : (int)(first - now);
+}
+
+/*
+ * A consumer may have replaced the socket's wakeup callbacks (SunRPC
+ * does), so that epoll never learns of a reset by the peer. Ask the
+ * socket itself now and then, and let a request whose socket has an
+ * error or a hangup run into it.
+ */
+static void requests_check(struct hd_daemon *d, uint64_t now)
+{
+	struct hd_request *r, *next;
+	struct pollfd pfd;
+
+	if (now < d->check_ms)
+		return;
+	d->check_ms = now + HD_CHECK_INTERVAL_MS;
+
+	for (r = d->requests; r; r = next) {
+		next = r->next;
+		pfd = (struct pollfd){ .fd = r->acc.sockfd,
+				       .events = POLLRDHUP };
+		if (poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)))
+			hd_request_event(d, &r->watch, EPOLLERR);
+	}
 }
 
 void hd_requests_expire(struct hd_daemon *d)
@@ -508,6 +536,7 @@ void hd_requests_expire(struct hd_daemon *d)
 	struct hd_request *r, *next;
 	uint64_t now = hd_now_ms();
 
+	requests_check(d, now);
 	for (r = d->requests; r; r = next) {
 		next = r->next;
 		if (r->deadline_ms > now)
