@@ -525,9 +525,12 @@ static void requests_check(struct hd_daemon *d, uint64_t now)
 		next = r->next;
 		pfd = (struct pollfd){ .fd = r->acc.sockfd,
 				       .events = POLLRDHUP };
-		if (poll(&pfd, 1, 0) == 1 &&
-		    (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)))
-			hd_request_event(d, &r->watch, EPOLLERR);
+		if (poll(&pfd, 1, 0) != 1 ||
+		    !(pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)))
+			continue;
+		log_debug("Socket %d of '%s' has an error or hangup epoll did not report",
+			  r->acc.sockfd, r->addr);
+		hd_request_event(d, &r->watch, EPOLLERR);
 	}
 }
 

@@ -64,7 +64,8 @@ class StallingServer:
     AUTH_TLS probe with STARTTLS and then never answers its
     ClientHello, so the client's handshake stays in the agent."""
 
-    def __init__(self, port):
+    def __init__(self, port, reset=False):
+        self.reset = reset
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
@@ -89,6 +90,12 @@ class StallingServer:
                         struct.pack(">I", 0))
                 conn.sendall(struct.pack(">I", 0x80000000 | len(body)) +
                              body)
+                if self.reset:
+                    # Take the ClientHello, then reset the connection.
+                    conn.recv(4096)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                    conn.close()
             except OSError:
                 pass
 
@@ -143,6 +150,30 @@ def test_worker_crash_costs_only_its_request_and_next_mounts_succeed(
     mount_ok(a, nfs_client)
     assert len(a.handshake_lines()) == before + 4, a.text()
     assert new
+
+
+def test_peer_reset_mid_handshake_fails_it_without_waiting_for_timeout(
+        agent, pki, nfs_server, nfs_client):
+    # SunRPC replaces the socket's callbacks, so epoll may never hear
+    # of the reset; the agent must notice it all the same.
+    a = agent(agent_config(pki))
+    nfs_server("tls")
+    reset = StallingServer(STALL_PORT, reset=True)
+    STALL_MOUNT.mkdir(parents=True, exist_ok=True)
+    try:
+        res = run("mount", "-t", "nfs", "-o",
+                  f"vers=4.2,xprtsec=tls,port={STALL_PORT},soft,retry=0",
+                  "127.0.0.1:/export", STALL_MOUNT, check=False, timeout=90)
+        assert res.returncode != 0, a.text()
+        failed = wait_for("the failed handshake", lambda: a.handshake_lines(
+            "client", ok=False))
+    finally:
+        reset.close()
+        run("umount", "-f", "-l", STALL_MOUNT, check=False)
+
+    assert "no result within" not in failed[0], a.text()
+    assert a.alive(), a.text()
+    mount_ok(a, nfs_client)
 
 
 def test_sigkill_then_restart_serves_request_queued_meanwhile(
