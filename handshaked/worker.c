@@ -89,7 +89,6 @@ static int worker_fork(struct hd_pool *p, struct hd_worker *w)
 	}
 
 	close(sv[1]);
-	w->n_active = 0;
 	w->want_out = false;
 	w->queue = NULL;
 	w->queue_tail = &w->queue;
@@ -190,12 +189,15 @@ static void worker_watch(struct hd_pool *p, struct hd_worker *w,
 }
 
 /*
- * Send what waits for the worker, oldest first, while it has fewer
- * than HD_WORKER_ACTIVE requests. A burst then waits here, accepted
- * (so not in the kernel's small pending queue) and in order: the
- * worker finishes the oldest first instead of slowing every one of
- * hundreds down at once. Requests also wait here while the socketpair
- * is full; only then is the socket watched for room.
+ * Send what waits for the worker, oldest first. A burst can fill the
+ * socketpair while the worker is busy handshaking; the rest then waits
+ * here, accepted, rather than in the kernel's small pending queue, and
+ * the socket is watched for room.
+ *
+ * There is no cap on what a worker runs at once: a client handshake
+ * may wait for a server handshake through this same agent (both ends
+ * on one host), and holding the server one back here would stall both
+ * until their timeouts.
  */
 static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 {
@@ -203,7 +205,7 @@ static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 	struct hd_held *h;
 	int ret;
 
-	while ((h = w->queue) && w->n_active < HD_WORKER_ACTIVE) {
+	while ((h = w->queue)) {
 		ret = send_handoff(w->fd, h->queued);
 		if (ret == -EAGAIN || ret == -ENOBUFS) {
 			blocked = true;
@@ -218,7 +220,6 @@ static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 			w->queue_tail = &w->queue;
 		free(h->queued);
 		h->queued = NULL;
-		w->n_active++;
 		if (ret < 0)
 			/* the worker is dying; worker_lost() reports EIO */
 			break;
@@ -324,8 +325,6 @@ static void held_done(struct hd_pool *p, struct hd_worker *w,
 		h = *pp;
 		*pp = h->next;
 		w->n_held--;
-		if (!h->queued)
-			w->n_active--;
 
 		ret = hd_nl_done(p->nl, h->fd, res->status, res->ids,
 				 res->n_ids);
@@ -367,7 +366,7 @@ void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 		break;
 	}
 
-	/* room in the worker, or in the socketpair */
+	/* room in the socketpair */
 	if (w->queue)
 		pool_flush(p, w);
 }
@@ -425,7 +424,6 @@ static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 		free(h);
 	}
 	w->n_held = 0;
-	w->n_active = 0;
 	w->want_out = false;
 	w->queue = NULL;
 	w->queue_tail = &w->queue;

@@ -19,12 +19,6 @@
 
 #define HD_WORKERS_DEFAULT	2
 #define HD_WORKERS_MAX		64
-/*
- * Requests a worker runs at once; more wait in the supervisor. Enough
- * to keep a worker busy while its peers answer over a real network,
- * few enough that a burst is served oldest first.
- */
-#define HD_WORKER_ACTIVE	32
 
 /*
  * A worker that fails within HD_WORKER_QUICK_MS of its start is
@@ -45,7 +39,6 @@ struct hd_worker {
 	unsigned int quick_deaths;	/* failures right after start in a row */
 	int fd;				/* our end of the socketpair */
 	unsigned int n_held;		/* given to it, sent or queued */
-	unsigned int n_active;		/* of those, sent */
 	bool want_out;			/* watching for room to send */
 	struct hd_held *held;		/* requests given to it */
 	struct hd_held *queue;		/* of those, not yet sent */
