@@ -247,16 +247,27 @@ static void client_fail(struct server *sv, struct client *cl, int rc)
 	client_end(sv, cl, why);
 }
 
-/* Between requests: a KeyUpdate waiting for room, else the next read. */
-static void next_read(struct server *sv, struct client *cl)
+/*
+ * Send a KeyUpdate still waiting for room before anything else goes
+ * on. True when none waits; otherwise the client is ended or polls for
+ * room in state wait, and false.
+ */
+static bool flushed(struct server *sv, struct client *cl, enum state wait)
 {
 	int rc = hsd_conn_flush(cl->conn);
 
 	if (rc < 0)
-		return client_fail(sv, cl, rc);
-	if (rc == HSD_CONN_AGAIN_WRITE)
-		return arm_poll(sv, cl, POLLOUT, WAIT_WRITE);
-	arm_recv(sv, cl);
+		client_fail(sv, cl, rc);
+	else if (rc == HSD_CONN_AGAIN_WRITE)
+		arm_poll(sv, cl, POLLOUT, wait);
+	return rc == 0;
+}
+
+/* Between requests: a KeyUpdate waiting for room, else the next read. */
+static void next_read(struct server *sv, struct client *cl)
+{
+	if (flushed(sv, cl, WAIT_WRITE))
+		arm_recv(sv, cl);
 }
 
 /* Returns the error; the caller ends the client when it may. */
@@ -273,13 +284,8 @@ static int key_update(struct client *cl, bool ask)
 /* Data goes out only once no KeyUpdate of ours waits. */
 static void echo(struct server *sv, struct client *cl)
 {
-	int rc = hsd_conn_flush(cl->conn);
-
-	if (rc < 0)
-		return client_fail(sv, cl, rc);
-	if (rc == HSD_CONN_AGAIN_WRITE)
-		return arm_poll(sv, cl, POLLOUT, WAIT_ECHO);
-	arm_send(sv, cl);
+	if (flushed(sv, cl, WAIT_ECHO))
+		arm_send(sv, cl);
 }
 
 static void client_new(struct server *sv, int fd)
