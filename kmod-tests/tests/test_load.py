@@ -11,6 +11,8 @@ reported, not counted as failures."""
 
 import errno
 import os
+import signal
+import threading
 
 import pytest
 
@@ -119,6 +121,34 @@ def test_concurrent_handshakes_complete_and_echo(agent, pki, hsload,
 
 def test_1000_concurrent_handshakes(agent, pki, hsload):
     _concurrent(agent, pki, hsload, 1000)
+
+
+def test_sighup_during_load_drops_no_handshake(agent, pki, hsload, request):
+    if request.config.getoption("agent") != "handshaked":
+        pytest.skip("tlshd has no reload: SIGHUP ends it")
+    a = _start(agent, pki, hsload)
+    done = threading.Event()
+
+    def reload_often():
+        while not done.wait(0.25):
+            a.proc.send_signal(signal.SIGHUP)
+
+    hsload.run("reload", count=200, conc=32)
+    sender = threading.Thread(target=reload_often, daemon=True)
+    sender.start()
+    try:
+        hsload.wait("reload", timeout=RUN_BOUND)
+    finally:
+        done.set()
+        sender.join()
+
+    res = hsload.results("reload")
+    _report("reload", summarize(res), hsload.status())
+    _all_ok(res, a)
+    reloads = len(a.lines(r"Reloaded config file"))
+    print(f"reloads during the run: {reloads}")
+    assert reloads >= 2, a.text()
+    assert a.alive()
 
 
 def test_silent_peer_times_out_only_its_own_requests(agent, pki, hsload):
