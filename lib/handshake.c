@@ -8,8 +8,7 @@
 
 #include "internal.h"
 
-static int verify_failed(struct hsd_session *s, int rc,
-			 unsigned int status)
+int hsd__verify_failed(struct hsd_session *s, int rc, unsigned int status)
 {
 	gnutls_certificate_type_t type = gnutls_certificate_type_get(s->tls);
 	gnutls_datum_t text = { NULL, 0 };
@@ -79,7 +78,11 @@ int hsd__handshake_result(struct hsd_session *s, int rc)
 		if (err)
 			return err;
 	}
+	return hsd__gnutls_result(s, rc);
+}
 
+int hsd__gnutls_result(struct hsd_session *s, int rc)
+{
 	switch (rc) {
 	case GNUTLS_E_SUCCESS:
 		return 0;
@@ -91,11 +94,11 @@ int hsd__handshake_result(struct hsd_session *s, int rc)
 	case GNUTLS_E_FATAL_ALERT_RECEIVED:
 		return alert_received(s, rc);
 	case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-		return verify_failed(s, rc,
+		return hsd__verify_failed(s, rc,
 				gnutls_session_get_verify_cert_status(s->tls));
 	case GNUTLS_E_CERTIFICATE_ERROR:
 		/* Our own check of a client certificate said no. */
-		return verify_failed(s, rc, s->verify_status);
+		return hsd__verify_failed(s, rc, s->verify_status);
 	case GNUTLS_E_PREMATURE_TERMINATION:
 	case GNUTLS_E_PUSH_ERROR:
 	case GNUTLS_E_PULL_ERROR:
@@ -119,7 +122,7 @@ static bool peer_verified(const struct hsd_session *s)
 }
 
 /* Tell the peer why we stop, where the reason is ours to give. */
-static void send_alert(struct hsd_session *s, int rc)
+void hsd__send_alert(struct hsd_session *s, int rc)
 {
 	if (s->psk_alert) {
 		gnutls_alert_send(s->tls, GNUTLS_AL_FATAL,
@@ -160,9 +163,41 @@ static int handshake_again(struct hsd_session *s)
 	return hsd__handshake_result(s, rc);
 }
 
-int hsd_handshake(struct hsd_session *s)
+/* gnutls_handshake() until it completes, then what it leaves to us. */
+static int handshake_step(struct hsd_session *s)
 {
 	int ret, rc;
+
+	ret = gnutls_handshake(s->tls);
+	rc = hsd__handshake_result(s, ret);
+	if (rc < 0) {
+		hsd__send_alert(s, ret);
+		return s->failed = rc;
+	}
+	if (rc > 0)
+		return rc;
+
+	if (hsd__session_psk(s)) {
+		rc = hsd__psk_done(s);
+		if (rc < 0) {
+			gnutls_alert_send(s->tls, GNUTLS_AL_FATAL,
+					  GNUTLS_A_HANDSHAKE_FAILURE);
+			return s->failed = rc;
+		}
+	}
+
+	/* A resumed session saw no certificate: check the one it kept. */
+	rc = hsd__resumed_check(s);
+	if (rc < 0)
+		return s->failed = rc;
+
+	s->hs_complete = true;
+	return 0;
+}
+
+int hsd_handshake(struct hsd_session *s)
+{
+	int rc;
 
 	if (s->failed)
 		return s->failed;
@@ -180,23 +215,18 @@ int hsd_handshake(struct hsd_session *s)
 			return s->failed = rc;
 	}
 
-	ret = gnutls_handshake(s->tls);
-	rc = hsd__handshake_result(s, ret);
-	if (rc < 0) {
-		send_alert(s, ret);
-		return s->failed = rc;
+	if (!s->hs_complete) {
+		rc = handshake_step(s);
+		if (rc)
+			return rc;
 	}
+
+	/* A server sends its ticket before the keys can move. */
+	rc = hsd__ticket_send(s);
+	if (rc < 0)
+		return s->failed = rc;
 	if (rc > 0)
 		return rc;
-
-	if (hsd__session_psk(s)) {
-		rc = hsd__psk_done(s);
-		if (rc < 0) {
-			gnutls_alert_send(s->tls, GNUTLS_AL_FATAL,
-					  GNUTLS_A_HANDSHAKE_FAILURE);
-			return s->failed = rc;
-		}
-	}
 
 	s->done = true;
 	s->peer_verified = peer_verified(s);

@@ -78,6 +78,20 @@ struct hsd_session {
 
 	struct hsd__secrets *secrets;	/* application traffic secrets */
 	bool in_kernel;		/* kTLS holds the keys; GnuTLS may not send */
+
+	/* Session resumption, see ticket.c. */
+	bool hs_complete;	/* gnutls_handshake() returned 0 */
+	bool has_ticket_key;	/* server: issue tickets, resume from them */
+	uint8_t ticket_key[HSD_TICKET_KEY_SIZE];	/* until the start */
+	unsigned int ticket_lifetime;	/* server: seconds */
+	bool client_modes;	/* server: the client sent psk_key_exchange_modes */
+	bool tickets;		/* client: take tickets */
+	uint8_t *resume_data;	/* client: ticket data to offer, until the start */
+	size_t resume_len;
+	unsigned int tickets_seen;	/* client: NewSessionTickets received */
+	uint32_t ticket_lifetime_rx;	/* client: lifetime of the newest */
+	bool io_blocked;	/* the last transport call would block */
+	bool data_lost;		/* application data read and dropped */
 	char error[HSD_ERROR_MAX];
 };
 
@@ -120,6 +134,12 @@ ssize_t hsd__io_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len);
 
 /* handshake.c: a gnutls_handshake() result as a library result. */
 int hsd__handshake_result(struct hsd_session *s, int rc);
+/* The same without the PSK readings, for calls after the handshake. */
+int hsd__gnutls_result(struct hsd_session *s, int rc);
+/* A failed certificate check as -EACCES, the reason kept. */
+int hsd__verify_failed(struct hsd_session *s, int rc, unsigned int status);
+/* Tell the peer why we stop, best effort. */
+void hsd__send_alert(struct hsd_session *s, int rc);
 
 /* psk.c */
 void hsd__creds_psk_free(struct hsd_creds *c);
@@ -129,6 +149,18 @@ const char *hsd__psk_kx(const struct hsd_session *s);
 unsigned int hsd__psk_ciphers(const struct hsd_session *s);
 int hsd__psk_failed(struct hsd_session *s, int rc);
 int hsd__psk_done(struct hsd_session *s);
+int hsd__psk_server_hello(struct hsd_session *s);
+
+/* ticket.c: session resumption. */
+bool hsd__tickets_on(const struct hsd_session *s);
+const char *hsd__ticket_kx(const struct hsd_session *s);
+int hsd__ticket_start(struct hsd_session *s);
+int hsd__ticket_hook(struct hsd_session *s, unsigned int type,
+		     unsigned int when, unsigned int incoming,
+		     const gnutls_datum_t *msg);
+int hsd__resumed_check(struct hsd_session *s);
+int hsd__ticket_send(struct hsd_session *s);
+void hsd__ticket_wipe(struct hsd_session *s);
 
 /*
  * ktls.c: fill the kTLS crypto_info for one direction (read or write)

@@ -20,6 +20,8 @@ static ssize_t io_fail(struct hsd_session *s)
 
 	if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
 		s->io_errno = err;
+	else
+		s->io_blocked = true;
 	gnutls_transport_set_errno(s->tls, err);
 	return -1;
 }

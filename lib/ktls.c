@@ -322,7 +322,8 @@ int hsd_session_ktls_install(struct hsd_session *s)
 	 * The kernel starts at a record boundary with nothing held back
 	 * in user space; data GnuTLS already took would be lost.
 	 */
-	if (gnutls_record_check_pending(s->tls) > 0 || s->rec.header_len) {
+	if (gnutls_record_check_pending(s->tls) > 0 || s->rec.header_len ||
+	    s->data_lost) {
 		hsd__session_error(s, "application data already read in user space");
 		return -EPROTO;
 	}

@@ -365,14 +365,11 @@ static bool hash_matches(struct hsd_session *s)
  * Server, before its ServerHello: the suite GnuTLS chose has the hash
  * of the key the lookup gave. GnuTLS 3.8.11 also accepts a SHA-384 key
  * that an older client bound to SHA-256; RFC 8446 section 4.2.11 does
- * not, and refusing here fails the client too.
+ * not, and refusing here fails the client too. Called from the
+ * session's handshake hook.
  */
-static int server_hello_check(gnutls_session_t tls, unsigned int type,
-			      unsigned int when, unsigned int incoming,
-			      const gnutls_datum_t *msg)
+int hsd__psk_server_hello(struct hsd_session *s)
 {
-	struct hsd_session *s = gnutls_session_get_ptr(tls);
-
 	if (!s->psk_identity || hash_matches(s))
 		return 0;
 
@@ -392,10 +389,6 @@ int hsd__psk_start(struct hsd_session *s)
 		cred = s->psk_client;
 	} else {
 		cred = s->creds->psk_server;
-		gnutls_handshake_set_hook_function(s->tls,
-						   GNUTLS_HANDSHAKE_SERVER_HELLO,
-						   GNUTLS_HOOK_PRE,
-						   server_hello_check);
 	}
 
 	rc = gnutls_credentials_set(s->tls, GNUTLS_CRD_PSK, cred);
@@ -488,6 +481,28 @@ int hsd__psk_failed(struct hsd_session *s, int rc)
 	return -EKEYREJECTED;
 }
 
+/*
+ * A server resuming from a ticket asked no lookup: the identity comes
+ * from the ticket, whose suite hash was checked when it was issued.
+ */
+static int resumed_identity(struct hsd_session *s)
+{
+	const char *name;
+
+	if (s->role == HSD_CLIENT)
+		return 0;
+
+	name = gnutls_psk_server_get_username(s->tls);
+	if (!name) {
+		hsd__session_error(s, "resumed PSK session names no identity");
+		return -EPROTO;
+	}
+
+	free(s->psk_identity);
+	s->psk_identity = strdup(name);
+	return s->psk_identity ? 0 : -ENOMEM;
+}
+
 /* After the handshake: the PSK was used, with a suite of its hash. */
 int hsd__psk_done(struct hsd_session *s)
 {
@@ -495,6 +510,8 @@ int hsd__psk_done(struct hsd_session *s)
 		hsd__session_error(s, "handshake finished without the PSK");
 		return -EPROTO;
 	}
+	if (gnutls_session_is_resumed(s->tls))
+		return resumed_identity(s);
 	return hash_matches(s) ? 0 : -EPROTO;
 }
 

@@ -37,13 +37,17 @@ static const struct {
 static int session_flags(enum hsd_role role)
 {
 	/*
-	 * No tickets: once the keys live in the kernel, its consumers
-	 * cannot take NewSessionTicket records.
-	 * TODO: offer resumption, needs a ticket path through the kernel.
+	 * No tickets unless asked for (ticket.c lifts the flag through
+	 * GnuTLS's own calls): a NewSessionTicket that arrives once the
+	 * keys live in the kernel reaches a consumer that may not expect
+	 * one. A server sends its tickets itself, and only to clients
+	 * that can use them.
 	 */
 	int flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS;
 
-	return flags | (role == HSD_CLIENT ? GNUTLS_CLIENT : GNUTLS_SERVER);
+	if (role == HSD_CLIENT)
+		return flags | GNUTLS_CLIENT;
+	return flags | GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET;
 }
 
 static int set_nonblock(int fd)
@@ -119,6 +123,7 @@ void hsd_session_free(struct hsd_session *s)
 
 	gnutls_deinit(s->tls);
 	hsd__secrets_free(s->secrets);
+	hsd__ticket_wipe(s);
 	if (s->psk_client)
 		gnutls_psk_free_client_credentials(s->psk_client);
 	hsd_creds_unref(s->creds);
@@ -221,7 +226,7 @@ static int priority_ciphers_get(struct hsd_session *s, unsigned int *mask)
 
 static int apply_priority(struct hsd_session *s)
 {
-	char prio[sizeof(PRIORITY_BASE) + 160] = PRIORITY_BASE;
+	char prio[sizeof(PRIORITY_BASE) + 200] = PRIORITY_BASE;
 	const char *where = NULL;
 	unsigned int mask;
 	size_t i;
@@ -240,6 +245,8 @@ static int apply_priority(struct hsd_session *s)
 
 	if (hsd__session_psk(s))
 		strcat(prio, hsd__psk_kx(s));
+	else if (hsd__tickets_on(s))
+		strcat(prio, hsd__ticket_kx(s));
 
 	rc = gnutls_priority_set_direct(s->tls, prio, &where);
 	if (rc < 0) {
@@ -371,6 +378,19 @@ static int record_secrets(struct hsd_session *s)
 	return 0;
 }
 
+/* One hook serves every part that watches handshake messages. */
+static int session_hook(gnutls_session_t tls, unsigned int type,
+			unsigned int when, unsigned int incoming,
+			const gnutls_datum_t *msg)
+{
+	struct hsd_session *s = gnutls_session_get_ptr(tls);
+
+	if (type == GNUTLS_HANDSHAKE_SERVER_HELLO && when == GNUTLS_HOOK_PRE &&
+	    s->role == HSD_SERVER && hsd__session_psk(s))
+		return hsd__psk_server_hello(s);
+	return hsd__ticket_hook(s, type, when, incoming, msg);
+}
+
 /* Apply the options, once, before the first handshake step. */
 int hsd__session_start(struct hsd_session *s)
 {
@@ -395,6 +415,12 @@ int hsd__session_start(struct hsd_session *s)
 	if (rc < 0)
 		return rc;
 
+	rc = hsd__ticket_start(s);
+	if (rc < 0)
+		return rc;
+
+	gnutls_handshake_set_hook_function(s->tls, GNUTLS_HANDSHAKE_ANY,
+					   GNUTLS_HOOK_BOTH, session_hook);
 	s->started = true;
 	return 0;
 }
@@ -422,6 +448,7 @@ int hsd_session_info(const struct hsd_session *s, struct hsd_info *info)
 	info->cipher = gnutls_cipher_get_name(gnutls_cipher_get(s->tls));
 	info->group = group ? group : "";
 	info->peer_verified = s->peer_verified;
+	info->resumed = gnutls_session_is_resumed(s->tls) != 0;
 	return 0;
 }
 
