@@ -90,6 +90,7 @@ struct hsd_session {
 	size_t resume_len;
 	unsigned int tickets_seen;	/* client: NewSessionTickets received */
 	uint32_t ticket_lifetime_rx;	/* client: lifetime of the newest */
+	uint32_t ticket_lifetime_next;	/* ... of the one being handled */
 	bool io_blocked;	/* the last transport call would block */
 	bool data_lost;		/* application data read and dropped */
 	char error[HSD_ERROR_MAX];

@@ -208,23 +208,33 @@ static int client_hello(struct hsd_session *s, const gnutls_datum_t *msg)
 	return 0;
 }
 
-/* Client: RFC 8446 section 4.6.1, ticket_lifetime leads the message. */
-static int ticket_arrived(struct hsd_session *s, const gnutls_datum_t *msg)
+/*
+ * Client: RFC 8446 section 4.6.1, ticket_lifetime leads the message.
+ * GnuTLS has consumed the message by the time the post hook runs: read
+ * it before, count it once GnuTLS accepted it.
+ */
+static int ticket_seen(struct hsd_session *s, unsigned int when,
+		       const gnutls_datum_t *msg)
 {
 	const uint8_t *p = msg->data;
 
+	if (when == GNUTLS_HOOK_POST) {
+		s->ticket_lifetime_rx = s->ticket_lifetime_next;
+		s->tickets_seen++;
+		return 0;
+	}
+
 	if (msg->size < 4)
 		return GNUTLS_E_UNEXPECTED_PACKET_LENGTH;
-
-	s->ticket_lifetime_rx = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-				(uint32_t)p[2] << 8 | p[3];
-	s->tickets_seen++;
+	s->ticket_lifetime_next = (uint32_t)p[0] << 24 |
+				  (uint32_t)p[1] << 16 |
+				  (uint32_t)p[2] << 8 | p[3];
 	return 0;
 }
 
 /*
  * GnuTLS runs the hook for handshake messages after the handshake as
- * well (3.7.9 and 3.8.9 alike), after it accepted a NewSessionTicket.
+ * well (3.7.9 and 3.8.9 alike), before and after it handles each.
  */
 int hsd__ticket_hook(struct hsd_session *s, unsigned int type,
 		     unsigned int when, unsigned int incoming,
@@ -238,8 +248,8 @@ int hsd__ticket_hook(struct hsd_session *s, unsigned int type,
 		return client_hello(s, msg);
 
 	if (type == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET &&
-	    when == GNUTLS_HOOK_POST && s->role == HSD_CLIENT)
-		return ticket_arrived(s, msg);
+	    s->role == HSD_CLIENT)
+		return ticket_seen(s, when, msg);
 	return 0;
 }
 

@@ -203,6 +203,131 @@ void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
 	*rb = rc[1];
 }
 
+int tu_read_ticket(struct hsd_session *c, int fd)
+{
+	struct pollfd pfd = { .fd = fd };
+	int rc;
+
+	while ((rc = hsd_session_read_ticket(c)) > 0) {
+		pfd.events = rc == HSD_AGAIN_WRITE ? POLLOUT : POLLIN;
+		if (poll(&pfd, 1, TU_TIMEOUT_MS) != 1)
+			return -ETIMEDOUT;
+	}
+	return rc;
+}
+
+static void copy_cert(struct hsd_session *s, uint8_t *out, size_t *len)
+{
+	const void *der;
+	size_t n;
+
+	*len = 0;
+	if (hsd_session_peer_cert(s, &der, &n) < 0)
+		return;
+	tu_assert(n <= 4096, "certificate of %zu bytes", n);
+	memcpy(out, der, n);
+	*len = n;
+}
+
+static void resume_record(struct tu_resume *r, struct hsd_session *c,
+			  struct hsd_session *s)
+{
+	const char *id;
+
+	if (hsd_session_info(c, &r->info_c) == 0) {
+		snprintf(r->group, sizeof(r->group), "%s", r->info_c.group);
+		r->info_c.group = r->group;
+		r->info_c.version = r->info_c.cipher = NULL;
+	}
+	if (hsd_session_info(s, &r->info_s) == 0)
+		r->info_s.version = r->info_s.cipher = r->info_s.group = NULL;
+
+	id = hsd_session_psk_identity(c);
+	snprintf(r->psk_id_c, sizeof(r->psk_id_c), "%s", id ? id : "");
+	id = hsd_session_psk_identity(s);
+	snprintf(r->psk_id_s, sizeof(r->psk_id_s), "%s", id ? id : "");
+
+	copy_cert(c, r->cert_c, &r->cert_c_len);
+	copy_cert(s, r->cert_s, &r->cert_s_len);
+}
+
+static void resume_setup(struct tu_resume *r, struct hsd_session *c,
+			 struct hsd_session *s)
+{
+	int rc;
+
+	if (!r->cc)
+		tu_assert(hsd_session_set_peer_name(c, "localhost") == 0,
+			  "name");
+	hsd_session_set_client_auth(s, r->client_auth);
+	hsd_session_set_psk_ke(c, r->psk_ke_client);
+	hsd_session_set_psk_ke(s, r->psk_ke_server);
+
+	if (r->key) {
+		rc = hsd_session_set_ticket_key(s, r->key, HSD_TICKET_KEY_SIZE,
+						r->lifetime);
+		tu_assert(rc == 0, "ticket key: %d", rc);
+	}
+	if (r->tickets)
+		tu_assert(hsd_session_set_tickets(c, true) == 0, "tickets");
+	if (r->ticket) {
+		rc = hsd_session_set_ticket(c, r->ticket, r->ticket_len);
+		tu_assert(rc == 0, "set ticket: %d", rc);
+	}
+}
+
+void tu_resume_run(struct tu_resume *r)
+{
+	struct hsd_creds *cc = r->cc, *sc = r->sc;
+	struct hsd_session *c, *s;
+	int fds[2];
+
+	if (!cc)
+		cc = r->client_auth ? tu_creds("ca.pem", "client.pem",
+					       "client-key.pem", NULL) :
+				      tu_creds("ca.pem", NULL, NULL, NULL);
+	else
+		hsd_creds_ref(cc);
+	if (!sc)
+		sc = tu_creds("ca.pem", "server.pem", "server-key.pem", NULL);
+	else
+		hsd_creds_ref(sc);
+
+	tu_tcp_pair(fds);
+	c = tu_session(fds[0], HSD_CLIENT, cc);
+	s = tu_session(fds[1], HSD_SERVER, sc);
+	resume_setup(r, c, s);
+
+	tu_run_pair(c, fds[0], s, fds[1], &r->rc_c, &r->rc_s);
+	r->rc_read = -ENOENT;
+	if (r->rc_c == 0 && r->rc_s == 0 && (r->tickets || r->ticket) &&
+	    r->key)
+		r->rc_read = tu_read_ticket(c, fds[0]);
+	if (r->rc_c || r->rc_s || (r->rc_read && r->rc_read != -ENOENT))
+		printf("  client %d '%s', server %d '%s', read %d\n", r->rc_c,
+		       hsd_session_error(c), r->rc_s, hsd_session_error(s),
+		       r->rc_read);
+
+	resume_record(r, c, s);
+	r->new_ticket = NULL;
+	if (hsd_session_ticket(c, &r->new_ticket, &r->new_len,
+			       &r->new_lifetime) < 0)
+		r->new_ticket = NULL;
+
+	hsd_session_free(c);
+	hsd_session_free(s);
+	hsd_creds_unref(cc);
+	hsd_creds_unref(sc);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+void tu_resume_clear(struct tu_resume *r)
+{
+	hsd_ticket_free(r->new_ticket, r->new_len);
+	r->new_ticket = NULL;
+}
+
 static void peer_setup_creds(struct tu_peer *p)
 {
 	char cert[32], key[32];
@@ -266,6 +391,8 @@ void tu_peer_start(struct tu_peer *p)
 
 	gnutls_transport_set_int(p->tls, p->fd);
 	gnutls_handshake_set_timeout(p->tls, TU_TIMEOUT_MS);
+	if (p->before)
+		p->before(p);
 	tu_assert(pthread_create(&p->thread, NULL, peer_main, p) == 0,
 		  "pthread_create");
 }

@@ -61,6 +61,41 @@ int tu_run(struct hsd_session *s, int fd);
 void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
 		 int fdb, int *ra, int *rb);
 
+/* Client: hsd_session_read_ticket() with poll until it ends. */
+int tu_read_ticket(struct hsd_session *c, int fd);
+
+/*
+ * One connection between a library client and a library server with
+ * certificates (or PSKs) and tickets as set below; the client reads a
+ * ticket afterwards if it asked for tickets and the server has a key.
+ */
+struct tu_resume {
+	const uint8_t *key;		/* server ticket key, NULL for none */
+	unsigned int lifetime;		/* server ticket lifetime */
+	bool tickets;			/* client asks for tickets */
+	const void *ticket;		/* client offers this ticket */
+	size_t ticket_len;
+	bool psk_ke_client, psk_ke_server;
+	enum hsd_client_auth client_auth;	/* client presents client.pem */
+	struct hsd_creds *cc, *sc;	/* instead of the certificates */
+
+	int rc_c, rc_s, rc_read;
+	struct hsd_info info_c, info_s;	/* strings copied below */
+	char group[32];
+	char psk_id_c[128], psk_id_s[128];
+	void *new_ticket;		/* hsd_session_ticket(), or NULL */
+	size_t new_len;
+	uint32_t new_lifetime;
+	uint8_t cert_c[4096];		/* the server's certificate, as seen */
+	size_t cert_c_len;
+	uint8_t cert_s[4096];		/* the client's certificate, as seen */
+	size_t cert_s_len;
+};
+
+void tu_resume_run(struct tu_resume *r);
+/* Free what tu_resume_run() kept. */
+void tu_resume_clear(struct tu_resume *r);
+
 /* A plain GnuTLS peer running in its own thread on a blocking socket. */
 struct tu_peer {
 	int fd;
@@ -69,6 +104,8 @@ struct tu_peer {
 	unsigned int flags;		/* added to gnutls_init() flags */
 	const char *name;		/* client: name to verify */
 	bool client_cert;		/* client: present client.pem */
+	/* Runs before the handshake, after the session's own setup. */
+	void (*before)(struct tu_peer *p);
 	/* Runs after a successful handshake; returns 0 or fails. */
 	int (*after)(struct tu_peer *p);
 	void *data;
