@@ -160,7 +160,12 @@ int hsd_session_set_peer_name(struct hsd_session *s, const char *name);
 int hsd_session_set_ciphers(struct hsd_session *s, unsigned int ciphers);
 /* Client: verify the server (default true). Off means anonymous trust. */
 void hsd_session_set_verify_peer(struct hsd_session *s, bool verify);
-/* Server: client certificate policy (default HSD_CLIENT_AUTH_NONE). */
+/*
+ * Server: client certificate policy (default HSD_CLIENT_AUTH_NONE). A
+ * resumed session exchanges no certificate: the one kept in the ticket
+ * is verified again, and REQUIRE fails a session whose ticket holds
+ * none (-EACCES).
+ */
 void hsd_session_set_client_auth(struct hsd_session *s,
 				 enum hsd_client_auth mode);
 /*
@@ -212,7 +217,14 @@ struct hsd_info {
 	const char *version;	/* "TLS1.3" */
 	const char *cipher;	/* "AES-256-GCM" */
 	const char *group;	/* "X25519", or "" when none */
-	bool peer_verified;	/* the peer presented a certificate that verified */
+	/*
+	 * The peer presented a certificate that verified. A resumed
+	 * session exchanges none (RFC 8446 section 2.2): the chain kept
+	 * in the ticket from the original handshake was verified again
+	 * as the session resumed, against today's trust anchors and
+	 * CRLs and, on a client, the peer name.
+	 */
+	bool peer_verified;
 	bool resumed;		/* resumed from a session ticket */
 };
 
@@ -234,13 +246,27 @@ int hsd_session_info(const struct hsd_session *s, struct hsd_info *info);
 int hsd_ticket_key_generate(uint8_t key[HSD_TICKET_KEY_SIZE]);
 
 /*
- * Server: send session tickets at the end of the handshake and resume
+ * Server: send a session ticket at the end of the handshake and resume
  * sessions from tickets sealed under key (HSD_TICKET_KEY_SIZE bytes,
- * copied). A ticket is valid lifetime_s seconds (0: 6 hours). GnuTLS
- * derives the sealing key from the master key and the time, rotating
- * it as tickets expire and still accepting the previous one; a
- * different master key rejects every older ticket (the handshake then
- * runs in full). Off by default. Before the first hsd_handshake().
+ * copied, wiped once GnuTLS holds it). A ticket is valid lifetime_s
+ * seconds (0: 6 hours; at most 604800, RFC 8446 section 4.6.1).
+ *
+ * Sealing keys (GnuTLS 3.7 and 3.8): the key in use is SHA3-512 of
+ * the period number (64 bits, big-endian) followed by the master key,
+ * a period being three lifetimes counted from the Unix epoch. A ticket
+ * sealed in the previous period is still accepted, older ones are
+ * not, so rotation never cuts a ticket short of its lifetime; GnuTLS
+ * refuses a ticket older than the lifetime by itself. Servers sharing
+ * the master key and the lifetime, with clocks in step, accept each
+ * other's tickets; a different master key rejects every older ticket
+ * (the handshake then runs in full).
+ *
+ * One ticket per handshake, sent before hsd_handshake() returns 0, and
+ * only to a client that sent psk_key_exchange_modes (RFC 8446 section
+ * 4.2.9): one that asks for tickets, and every external-PSK client. A
+ * resumed session's ticket keeps the original expiry; none is sent
+ * past it. Off by default. -EINVAL on a client or for a bad length or
+ * lifetime, -EBUSY after the first hsd_handshake().
  */
 int hsd_session_set_ticket_key(struct hsd_session *s, const void *key,
 			       size_t len, unsigned int lifetime_s);
@@ -249,37 +275,55 @@ int hsd_session_set_ticket_key(struct hsd_session *s, const void *key,
  * Client: ask the server for session tickets (off by default: a ticket
  * arriving after the keys moved into the kernel reaches the kernel's
  * consumer, which may not expect one). Read them with
- * hsd_session_read_ticket(). Before the first hsd_handshake().
+ * hsd_session_read_ticket(). Turning tickets off also drops a ticket
+ * set with hsd_session_set_ticket(). -EINVAL on a server, -EBUSY
+ * after the first hsd_handshake().
  */
 int hsd_session_set_tickets(struct hsd_session *s, bool on);
 
 /*
  * Client: offer to resume from ticket data that hsd_session_ticket()
  * returned on an earlier session with the same server; implies
- * hsd_session_set_tickets(s, true). An expired or unusable ticket is
- * not offered, and a server that rejects it gets a full handshake.
- * Before the first hsd_handshake().
+ * hsd_session_set_tickets(s, true). The data is copied, and wiped once
+ * GnuTLS holds it. A ticket past its lifetime (counted from its
+ * arrival) or that GnuTLS cannot read is not offered, and a server
+ * that rejects it gets a full handshake. On resumption the server's
+ * certificate kept in the ticket is verified again (unless
+ * hsd_session_set_verify_peer(s, false)): a ticket offered under
+ * another peer name fails the handshake with -EACCES. -EINVAL on a
+ * server or for empty data or more than 64 KiB, -EBUSY after the
+ * first hsd_handshake().
  */
 int hsd_session_set_ticket(struct hsd_session *s, const void *data,
 			   size_t len);
 
 /*
  * Client, after a complete handshake and before the keys move into the
- * kernel: read the records the server sent since, until one carried a
- * session ticket. Returns 0 when a ticket arrived, HSD_AGAIN_READ to
- * wait for the socket (bound the wait yourself), -EPROTO when the
- * server sent application data instead (it cannot be handed to the
- * kernel; use this only with protocols where the client speaks first),
- * or another negative errno.
+ * kernel: read the records the server sent since, one at a time, until
+ * one carried a session ticket, then those already waiting in the
+ * socket (more tickets of the same flight, kept out of the kernel; a
+ * ticket arriving later still reaches it). Returns 0 when a ticket
+ * arrived, HSD_AGAIN_READ to wait for the socket (bound the wait
+ * yourself: a server may send none), HSD_AGAIN_WRITE when GnuTLS must
+ * answer a KeyUpdate, -EPROTO when the server sent application data
+ * instead (it is dropped and cannot reach the kernel either, so
+ * hsd_session_ktls_install() then fails with -EPROTO; use this only
+ * with protocols where the client speaks first), -EINVAL on a server,
+ * without tickets asked for, before the handshake or once the keys
+ * are in the kernel, -ECONNRESET when the server closed, or another
+ * negative errno as for hsd_handshake(). Kernel keys installed after
+ * it start at the record sequence numbers past what was read.
  */
 int hsd_session_read_ticket(struct hsd_session *s);
 
 /*
  * Client: the data to resume this session later, from the newest
- * ticket received, and the ticket's lifetime in seconds as the server
- * set it. -ENOENT when no ticket arrived. *data is allocated; release
- * it with hsd_ticket_free(), which wipes it: it holds a resumption
- * secret.
+ * ticket received, and (if lifetime_s is not NULL) the ticket's
+ * lifetime in seconds, as the ticket_lifetime field of its
+ * NewSessionTicket (RFC 8446 section 4.6.1) carried it. -ENOENT on a
+ * server, before the handshake or when no ticket arrived. *data is
+ * allocated; release it with hsd_ticket_free(), which wipes it: it
+ * holds a resumption secret. The format is GnuTLS's session data.
  */
 int hsd_session_ticket(const struct hsd_session *s, void **data,
 		       size_t *len, uint32_t *lifetime_s);
@@ -288,8 +332,9 @@ int hsd_session_ticket(const struct hsd_session *s, void **data,
 void hsd_ticket_free(void *data, size_t len);
 
 /*
- * The peer's leaf certificate, DER encoded, or -ENOENT. The pointer
- * lives as long as the session.
+ * The peer's leaf certificate, DER encoded, or -ENOENT. On a resumed
+ * session, the one of the original handshake, kept in the ticket. The
+ * pointer lives as long as the session.
  */
 int hsd_session_peer_cert(const struct hsd_session *s,
 			  const void **der, size_t *len);
@@ -495,7 +540,9 @@ int hsd_conn_ticket(const struct hsd_conn *c, size_t index,
 /*
  * The underlying gnutls_session_t, for callers that need more than
  * this API offers. Returned as void * to keep GnuTLS out of this
- * header.
+ * header. The library owns its handshake hook
+ * (gnutls_handshake_set_hook_function()): replacing it loses ticket
+ * lifetimes, server tickets and PSK checks.
  */
 void *hsd_session_gnutls(struct hsd_session *s);
 

@@ -257,8 +257,9 @@ static void resume_setup(struct tu_resume *r, struct hsd_session *c,
 	int rc;
 
 	if (!r->cc)
-		tu_assert(hsd_session_set_peer_name(c, "localhost") == 0,
-			  "name");
+		tu_assert(hsd_session_set_peer_name(c, r->peer_name ?
+						    r->peer_name :
+						    "localhost") == 0, "name");
 	hsd_session_set_client_auth(s, r->client_auth);
 	hsd_session_set_psk_ke(c, r->psk_ke_client);
 	hsd_session_set_psk_ke(s, r->psk_ke_server);

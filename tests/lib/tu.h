@@ -78,6 +78,7 @@ struct tu_resume {
 	bool psk_ke_client, psk_ke_server;
 	enum hsd_client_auth client_auth;	/* client presents client.pem */
 	struct hsd_creds *cc, *sc;	/* instead of the certificates */
+	const char *peer_name;		/* default "localhost" */
 
 	int rc_c, rc_s, rc_read;
 	struct hsd_info info_c, info_s;	/* strings copied below */
