@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <ini.h>
@@ -20,8 +21,10 @@
 #include "log.h"
 
 enum conf_type {
-	CONF_INT,
+	CONF_INT,	/* tlshd's numbers: a bad one reads as 0 */
 	CONF_STR,
+	CONF_BOOL,	/* ours: a bad value is refused */
+	CONF_UINT,	/* ours: refused outside min..max */
 };
 
 struct conf_key {
@@ -33,6 +36,7 @@ struct conf_key {
 
 #define CLIENT(f) offsetof(struct hd_config, client.f)
 #define SERVER(f) offsetof(struct hd_config, server.f)
+#define RESUME(f) offsetof(struct hd_config, resume.f)
 
 /* Everything tlshd.conf(5) documents, plus tlshd's hidden delay_done. */
 static const struct conf_key conf_keys[] = {
@@ -65,6 +69,25 @@ static const struct conf_key conf_keys[] = {
 	  SERVER(pq_certificate) },
 	{ "authenticate.server", "x509.pq.private_key", CONF_STR,
 	  SERVER(pq_private_key) },
+	{ "resumption", "client", CONF_BOOL, RESUME(client) },
+	{ "resumption", "server", CONF_BOOL, RESUME(server) },
+	{ "resumption", "ticket_wait", CONF_UINT, RESUME(ticket_wait_ms) },
+	{ "resumption", "ticket_lifetime", CONF_UINT,
+	  RESUME(ticket_lifetime_s) },
+	{ "resumption", "ticket_key", CONF_STR, RESUME(ticket_key) },
+	{ "resumption", "psk", CONF_BOOL, RESUME(psk) },
+	{ "resumption", "psk_ke", CONF_BOOL, RESUME(psk_ke) },
+	{ "resumption", "cache_size", CONF_UINT, RESUME(cache_size) },
+};
+
+/* What each CONF_UINT key takes. */
+static const struct conf_range {
+	size_t offset;
+	unsigned int min, max;
+} conf_ranges[] = {
+	{ RESUME(ticket_wait_ms), 0, HD_RESUME_TICKET_WAIT_MAX },
+	{ RESUME(ticket_lifetime_s), 1, HD_RESUME_LIFETIME_MAX },
+	{ RESUME(cache_size), 0, HD_RESUME_CACHE_MAX },
 };
 
 #define N_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -219,6 +242,62 @@ static int conf_parse_int(const char *value, int *out)
 	return 0;
 }
 
+static int conf_parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int conf_parse_uint(const char *value, unsigned int min,
+			   unsigned int max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*value))
+		return -EINVAL;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* Keys of our own sections refuse what they cannot take. */
+static int conf_set_checked(struct conf_parse *p, const struct conf_key *k,
+			    const char *value, void *field)
+{
+	const struct conf_range *r;
+
+	if (k->type == CONF_BOOL) {
+		if (conf_parse_bool(value, field) == 0)
+			return 0;
+		conf_fail(p, -EINVAL, "bad value '%s' for key '%s' in section '%s': want yes or no",
+			  value, k->name, k->section);
+		return -EINVAL;
+	}
+
+	for (r = conf_ranges; r->offset != k->offset; r++)
+		;
+	if (conf_parse_uint(value, r->min, r->max, field) == 0)
+		return 0;
+	conf_fail(p, -EINVAL, "bad value '%s' for key '%s' in section '%s': want a number from %u to %u",
+		  value, k->name, k->section, r->min, r->max);
+	return -EINVAL;
+}
+
 static int conf_set(struct conf_parse *p, const struct conf_key *k,
 		    const char *value)
 {
@@ -235,6 +314,8 @@ static int conf_set(struct conf_parse *p, const struct conf_key *k,
 		}
 		return 0;
 	}
+	if (k->type == CONF_BOOL || k->type == CONF_UINT)
+		return conf_set_checked(p, k, value, field);
 
 	copy = strdup(value);
 	if (!copy)
@@ -275,6 +356,7 @@ static int conf_handler(void *user, const char *section, const char *name,
 
 	ret = conf_set(p, k, value);
 	if (ret < 0) {
+		/* a refused value has said why already */
 		conf_fail(p, ret, "no memory for key '%s'", name);
 		return 0;
 	}
@@ -296,7 +378,19 @@ void hd_config_free(struct hd_config *cfg)
 	conf_auth_free(&cfg->client);
 	conf_auth_free(&cfg->server);
 	free(cfg->keyrings);
+	free(cfg->resume.ticket_key);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+static void conf_defaults(struct hd_config *cfg)
+{
+	cfg->resume = (struct hd_resume_conf){
+		.client = true,
+		.server = true,
+		.ticket_wait_ms = HD_RESUME_TICKET_WAIT_MS,
+		.ticket_lifetime_s = HD_RESUME_LIFETIME_S,
+		.cache_size = HD_RESUME_CACHE_SIZE,
+	};
 }
 
 static int conf_open(struct conf_parse *p, bool must_exist)
@@ -375,9 +469,12 @@ int hd_config_load(struct hd_config *cfg, const char *path, bool must_exist,
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
+	conf_defaults(cfg);
 	err[0] = '\0';
 
 	ret = conf_open(&p, must_exist);
+	if (ret < 0)
+		memset(cfg, 0, sizeof(*cfg));
 	if (ret)
 		return ret < 0 ? ret : 0;
 

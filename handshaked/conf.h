@@ -23,6 +23,28 @@ struct hd_auth_conf {
 	char *pq_private_key;
 };
 
+/*
+ * [resumption]: TLS 1.3 session tickets (RFC 8446 section 4.6.1). Not
+ * in tlshd's files, so there every key has its default.
+ */
+#define HD_RESUME_TICKET_WAIT_MS	100
+#define HD_RESUME_TICKET_WAIT_MAX	10000
+#define HD_RESUME_LIFETIME_S		7200
+#define HD_RESUME_LIFETIME_MAX		604800	/* RFC 8446 4.6.1: 7 days */
+#define HD_RESUME_CACHE_SIZE		256
+#define HD_RESUME_CACHE_MAX		65536
+
+struct hd_resume_conf {
+	bool client;			/* offer and keep tickets */
+	bool server;			/* issue and accept tickets */
+	unsigned int ticket_wait_ms;	/* client: wait for a ticket */
+	unsigned int ticket_lifetime_s;	/* server: lifetime of tickets */
+	char *ticket_key;		/* server: master key file, or NULL */
+	bool psk;			/* PSK requests too */
+	bool psk_ke;			/* resume without (EC)DHE */
+	unsigned int cache_size;	/* client: tickets kept at most */
+};
+
 struct hd_config {
 	int loglevel;		/* [debug] loglevel */
 	int tls_debug;		/* [debug] tls: GnuTLS log level */
@@ -31,6 +53,7 @@ struct hd_config {
 	char *keyrings;		/* [authenticate] keyrings: "a;b;c" */
 	struct hd_auth_conf client;
 	struct hd_auth_conf server;
+	struct hd_resume_conf resume;
 };
 
 /*

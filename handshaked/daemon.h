@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "creds.h"
 #include "netlink.h"
+#include "resume.h"
 
 /* What an epoll event points at. */
 enum hd_watch_kind {
@@ -38,6 +39,7 @@ struct hd_daemon {
 	struct hd_request *requests;	/* in flight */
 	unsigned int n_requests;
 	uint64_t check_ms;		/* next look at their sockets */
+	struct hd_resume resume;	/* supervisor: tickets, counters */
 };
 
 /* How often a worker asks its sockets for errors epoll missed. */

@@ -49,7 +49,13 @@ struct loop {
 	bool stop;
 	bool reload;
 	bool reap;
+	bool counters;		/* SIGUSR2: log them */
+	bool notify_status;	/* systemd listens for STATUS= */
+	uint64_t status_ms;	/* when STATUS= was last sent */
 };
+
+/* STATUS= is sent at most this often. */
+#define STATUS_INTERVAL_MS	1000
 
 /* Everything a new worker starts from: the supervisor's state. */
 struct daemon_ctx {
@@ -145,9 +151,12 @@ static void apply_debug(const struct hd_config *cfg)
 		log_notice("Ignoring x509.pq.certificate: not supported yet");
 }
 
-/* Read the configuration and build credentials from it. */
+/*
+ * Read the configuration and build credentials from it; the
+ * supervisor (key not NULL) also reads or makes the ticket key.
+ */
 static int load_config(const struct options *o, struct hd_config *cfg,
-		       struct hd_creds_set *creds)
+		       struct hd_creds_set *creds, struct hd_ticket_key *key)
 {
 	char err[512];
 	int ret;
@@ -159,11 +168,35 @@ static int load_config(const struct options *o, struct hd_config *cfg,
 	}
 
 	ret = hd_creds_build(creds, cfg, err, sizeof(err));
-	if (ret < 0) {
-		log_err("%s", err);
-		hd_config_free(cfg);
+	if (ret < 0)
+		goto free_config;
+
+	if (key) {
+		ret = hd_ticket_key_load(key, cfg->resume.ticket_key, err,
+					 sizeof(err));
+		if (ret < 0)
+			goto release_creds;
 	}
+	return 0;
+
+release_creds:
+	hd_creds_release(creds);
+free_config:
+	log_err("%s", err);
+	hd_config_free(cfg);
 	return ret;
+}
+
+/*
+ * The supervisor's ticket key: reloading makes a new one unless it
+ * comes from a file, so every ticket issued before is refused (clients
+ * then run a full handshake), and the client tickets are dropped.
+ */
+static void apply_resume(struct hd_daemon *d, struct hd_ticket_key *key)
+{
+	hd_resume_apply(&d->resume, &d->cfg.resume, key);
+	log_debug("Session ticket key %s; client tickets dropped",
+		  d->cfg.resume.ticket_key ? "read from its file" : "generated");
 }
 
 
@@ -175,10 +208,12 @@ static int load_config(const struct options *o, struct hd_config *cfg,
  */
 static int reload(struct hd_daemon *d, const struct options *o)
 {
+	struct hd_ticket_key key = { 0 };
+	bool supervisor = d->sup_fd < 0;
 	struct hd_creds_set creds;
 	struct hd_config cfg;
 
-	if (load_config(o, &cfg, &creds) < 0) {
+	if (load_config(o, &cfg, &creds, supervisor ? &key : NULL) < 0) {
 		log_err("Failed to reload config file '%s': keeping the old one",
 			o->config);
 		return -EINVAL;
@@ -189,6 +224,8 @@ static int reload(struct hd_daemon *d, const struct options *o)
 	hd_config_free(&d->cfg);
 	d->creds = creds;
 	d->cfg = cfg;
+	if (supervisor)
+		apply_resume(d, &key);
 
 	apply_debug(&d->cfg);
 	hd_keyring_link_config(d->cfg.keyrings);
@@ -205,6 +242,7 @@ static int setup_signals(struct loop *l)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
@@ -294,6 +332,8 @@ static void on_signal(struct loop *l)
 	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
 			l->reload = true;
+		else if (si.ssi_signo == SIGUSR2)
+			l->counters = true;
 		else if (si.ssi_signo == SIGCHLD)
 			l->reap = true;
 		else
@@ -305,12 +345,14 @@ static void on_signal(struct loop *l)
 
 static void worker_take(struct hd_daemon *d, struct loop *l)
 {
+	struct hd_resume_offer offer;
 	struct hd_accept a;
+	void *ticket;
 	int32_t token;
 	int ret;
 
 	for (;;) {
-		ret = hd_worker_recv(d->sup_fd, &a, &token);
+		ret = hd_worker_recv(d->sup_fd, &a, &token, &offer, &ticket);
 		if (ret == -EAGAIN || ret == -EINTR)
 			return;
 		if (ret == -EPIPE || ret == -ECONNRESET) {
@@ -329,7 +371,8 @@ static void worker_take(struct hd_daemon *d, struct loop *l)
 			  a.auth_mode == HSD_NL_AUTH_PSK ? "psk" :
 			  a.auth_mode == HSD_NL_AUTH_X509 ? "x509" : "anon",
 			  a.sockfd, a.peername, a.timeout_ms);
-		hd_request_start(d, &a, token);
+		hd_request_start(d, &a, token, &offer, ticket);
+		explicit_bzero(&offer, sizeof(offer));
 	}
 }
 
@@ -372,6 +415,7 @@ static int worker_run(struct hd_daemon *d, struct loop *l,
 		if (l->reload)
 			reload(d, o);
 		l->reload = false;
+		l->counters = false;	/* the supervisor keeps them */
 	}
 	return 0;
 }
@@ -394,6 +438,8 @@ static int worker_main(int fd, void *arg)
 	int ret;
 
 	worker_forget_supervisor(d, l);
+	/* tickets and key come with each request, not from our copy */
+	hd_resume_free(&d->resume);
 	d->sup_fd = fd;
 	l->sup_watch.kind = HD_WATCH_SUPERVISOR;
 
@@ -421,6 +467,54 @@ static int worker_main(int fd, void *arg)
 }
 
 /* ---- the supervisor ---- */
+
+/* The sooner of two epoll timeouts, -1 meaning never. */
+static int sooner(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
+/* Counters into STATUS= for systemctl status, at most once a second. */
+static void update_status(struct hd_daemon *d, struct loop *l, bool now)
+{
+#if HAVE_SYSTEMD
+	char line[256];
+
+	if (!l->notify_status || !d->resume.changed)
+		return;
+	if (!now && hd_now_ms() - l->status_ms < STATUS_INTERVAL_MS)
+		return;
+
+	hd_resume_counters(&d->resume, line, sizeof(line));
+	sd_notifyf(0, "STATUS=%s", line);
+	l->status_ms = hd_now_ms();
+#endif
+}
+
+/* epoll's timeout: until the next STATUS= is due, if one is. */
+static int status_timeout(const struct hd_daemon *d, const struct loop *l)
+{
+	uint64_t since;
+
+	if (!l->notify_status || !d->resume.changed)
+		return -1;
+	since = hd_now_ms() - l->status_ms;
+	return since >= STATUS_INTERVAL_MS ? 0
+					   : (int)(STATUS_INTERVAL_MS - since);
+}
+
+/* SIGUSR2: one line of counters. */
+static void log_counters(struct hd_daemon *d, struct loop *l)
+{
+	char line[256];
+
+	d->resume.changed = true;
+	update_status(d, l, true);
+	hd_resume_counters(&d->resume, line, sizeof(line));
+	log_info("%s", line);
+}
 
 static void dispatch(struct hd_daemon *d, struct hd_pool *p,
 		     struct loop *l, struct epoll_event *ev)
@@ -458,13 +552,19 @@ static int run(struct hd_daemon *d, struct hd_pool *p, struct loop *l,
 	hd_pool_accept(p);
 
 	while (!l->stop) {
-		n = epoll_wait(d->epfd, evs, 32, hd_pool_timeout(p));
+		n = epoll_wait(d->epfd, evs, 32, sooner(hd_pool_timeout(p),
+						   status_timeout(d, l)));
 		if (n < 0 && errno != EINTR)
 			return -errno;
 
 		for (i = 0; i < n; i++)
 			dispatch(d, p, l, &evs[i]);
 		hd_pool_tick(p);
+
+		if (l->counters)
+			log_counters(d, l);
+		l->counters = false;
+		update_status(d, l, false);
 
 		if (l->reap)
 			hd_pool_reap(p);
@@ -478,12 +578,14 @@ static int run(struct hd_daemon *d, struct hd_pool *p, struct loop *l,
 
 static int start(struct hd_daemon *d, const struct options *o)
 {
+	struct hd_ticket_key key = { 0 };
 	int ret;
 
-	ret = load_config(o, &d->cfg, &d->creds);
+	ret = load_config(o, &d->cfg, &d->creds, &key);
 	if (ret < 0)
 		return ret;
 	apply_debug(&d->cfg);
+	apply_resume(d, &key);
 
 	ret = hsd_ktls_probe(&d->ciphers);
 	if (ret < 0) {
@@ -529,7 +631,11 @@ int main(int argc, char **argv)
 	}
 
 	drop_capabilities();
-	ret = hd_pool_start(&pool, o.workers, d.epfd, d.nl, worker_main, &ctx);
+#if HAVE_SYSTEMD
+	l.notify_status = getenv("NOTIFY_SOCKET") != NULL;
+#endif
+	ret = hd_pool_start(&pool, o.workers, d.epfd, d.nl, &d.resume,
+			    worker_main, &ctx);
 	if (ret < 0) {
 		log_err("Failed to start workers: %s", strerror(-ret));
 		hd_pool_stop(&pool);
@@ -554,6 +660,7 @@ stop:
 	hd_nl_close(d.nl);
 	hd_creds_release(&d.creds);
 	hd_config_free(&d.cfg);
+	hd_resume_free(&d.resume);
 	hd_log_close();
 	return ret < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -50,6 +50,12 @@ struct hd_request {
 	struct hd_psk_lookup psk_lookup;	/* server PSK requests */
 	uint32_t remote_ids[1];
 	unsigned int n_remote_ids;
+	struct hd_resume_offer offer;	/* key wiped once the session has it */
+	void *offer_ticket;		/* offer.ticket_len bytes */
+	bool ticket_wait;		/* client: reading for a ticket */
+	uint64_t ticket_deadline_ms;
+	struct hd_resume_result result;
+	void *ticket;			/* result.ticket_len bytes */
 	char addr[INET6_ADDRSTRLEN + 16];
 	char reason[256];
 };
@@ -134,9 +140,10 @@ static void request_log(const struct hd_request *r, int err)
 
 	hsd_session_info(r->session, &info);
 	request_psk_text(r, psk, sizeof(psk));
-	log_info("Handshake %s %s peer '%s' at %s: ok, %s %s %s%s%s, %u ms",
+	log_info("Handshake %s %s peer '%s' at %s: ok, %s, %s %s %s%s%s, %u ms",
 		 r->role == HSD_CLIENT ? "client" : "server",
 		 auth_name(r->acc.auth_mode), peer, r->addr,
+		 info.resumed ? "resumed" : "full",
 		 info.version ? info.version : "?",
 		 info.group && info.group[0] ? info.group : "-",
 		 info.cipher ? info.cipher : "?",
@@ -156,17 +163,43 @@ static void request_unlink(struct hd_daemon *d, struct hd_request *r)
 	}
 }
 
+static void request_wipe_offer(struct hd_request *r)
+{
+	if (r->offer_ticket) {
+		explicit_bzero(r->offer_ticket, r->offer.ticket_len);
+		free(r->offer_ticket);
+		r->offer_ticket = NULL;
+	}
+	explicit_bzero(&r->offer, sizeof(r->offer));
+}
+
+static void request_drop_ticket(struct hd_request *r)
+{
+	if (r->ticket)
+		hsd_ticket_free(r->ticket, r->result.ticket_len);
+	r->ticket = NULL;
+	r->result.ticket_len = 0;
+	r->result.flags &= ~HD_RESULT_TICKET;
+}
+
 /* Report err (0 or negative errno), then let go of everything. */
 static void request_finish(struct hd_request *r, int err)
 {
 	struct hd_daemon *d = r->d;
 	unsigned int status = hd_done_status(err);
+	struct hsd_info info = { 0 };
 	int ret;
+
+	if (!status && r->session && !hsd_session_info(r->session, &info) &&
+	    info.resumed)
+		r->result.flags |= HD_RESULT_RESUMED;
+	if (status)
+		request_drop_ticket(r);
 
 	if (d->sup_fd >= 0) {
 		/* the supervisor sends DONE on its copy of the socket */
 		hd_worker_report(d->sup_fd, r->token, status, r->remote_ids,
-				 r->n_remote_ids);
+				 r->n_remote_ids, &r->result, r->ticket);
 		ret = 0;
 	} else {
 		ret = hd_nl_done(d->nl, r->acc.sockfd, status, r->remote_ids,
@@ -192,8 +225,22 @@ static void request_finish(struct hd_request *r, int err)
 	if (r->creds)
 		hsd_creds_unref(r->creds);
 	hd_psk_offer_free(&r->psk_offer);
+	request_wipe_offer(r);
+	request_drop_ticket(r);
 	request_unlink(d, r);
 	free(r);
+}
+
+/* The serial of the PSK named identity, as hd_psk_lookup() finds it. */
+static int32_t request_psk_find(const struct hd_request *r, const char *id)
+{
+	int32_t serial = -ENOKEY;
+
+	if (r->acc.keyring)
+		serial = hd_keyring_search(r->acc.keyring, HD_PSK_KEY_TYPE, id);
+	if (serial <= 0)
+		serial = hd_keyring_search_config(HD_PSK_KEY_TYPE, id);
+	return serial;
 }
 
 /*
@@ -210,6 +257,9 @@ static int request_psk_remote_auth(struct hd_request *r)
 		serial = hd_psk_offer_serial(&r->psk_offer, id);
 	else
 		serial = r->psk_lookup.serial;
+	if (serial <= 0 && id && r->role == HSD_SERVER)
+		/* resumed: the lookup did not run, the ticket named it */
+		serial = request_psk_find(r, id);
 	if (serial <= 0) {
 		snprintf(r->reason, sizeof(r->reason),
 			 "no key serial for PSK identity '%s'", id ? id : "");
@@ -250,9 +300,33 @@ static void request_remote_auth(struct hd_request *r)
 	r->n_remote_ids = 1;
 }
 
+/* Client: what to resume from next time, for the supervisor. */
+static void request_take_ticket(struct hd_request *r)
+{
+	size_t len = 0;
+	int ret;
+
+	ret = hsd_session_ticket(r->session, &r->ticket, &len,
+				 &r->result.lifetime_s);
+	if (ret < 0) {
+		r->ticket = NULL;
+		return;
+	}
+	r->result.ticket_len = (uint32_t)len;
+	r->result.flags |= HD_RESULT_TICKET;
+	if (len > HD_TICKET_MAX) {
+		log_debug("Ignoring session ticket of '%s': %zu bytes, more than %d",
+			  r->addr, len, HD_TICKET_MAX);
+		request_drop_ticket(r);
+	}
+}
+
 static void request_complete(struct hd_request *r)
 {
 	int ret;
+
+	if (r->ticket_wait)
+		request_take_ticket(r);
 
 	ret = hsd_session_ktls_install(r->session);
 	if (ret < 0) {
@@ -283,9 +357,77 @@ static int request_wait(struct hd_request *r, uint32_t events)
 	return 0;
 }
 
+static void request_fail(struct hd_request *r, int ret)
+{
+	/* A key we found but could not use says more than GnuTLS. */
+	if (r->psk_lookup.err) {
+		ret = r->psk_lookup.err;
+		request_set_reason(r, r->psk_lookup.reason);
+	}
+	request_set_reason(r, hsd_session_error(r->session));
+	request_set_reason(r, strerror(-ret));
+	request_finish(r, ret);
+}
+
+static int request_read_ticket(struct hd_request *r)
+{
+	int ret;
+
+	do {
+		ret = hsd_session_read_ticket(r->session);
+	} while (ret == HSD_WARNING_ALERT);
+	return ret;
+}
+
+/*
+ * Client: the server sends its tickets after the handshake (RFC 8446
+ * section 4.6.1). Read them before the socket goes to the kernel,
+ * whose consumer would meet them as records it does not expect; this
+ * is safe only because NFS and NVMe/TCP clients speak first, so no
+ * application data can come before a ticket.
+ */
+static void request_ticket_step(struct hd_request *r)
+{
+	int ret;
+
+	ret = request_read_ticket(r);
+	if (ret == 0) {
+		/* take the rest of a flight of tickets too, if here */
+		while (request_read_ticket(r) == 0)
+			;
+		request_complete(r);
+		return;
+	}
+	if (ret == HSD_AGAIN_READ && hd_now_ms() >= r->ticket_deadline_ms) {
+		if (r->offer.wait_ms)
+			r->result.flags |= HD_RESULT_NO_TICKET;
+		request_complete(r);
+		return;
+	}
+	if (ret == HSD_AGAIN_READ)
+		ret = request_wait(r, EPOLLIN);
+	if (ret < 0)
+		request_fail(r, ret);
+}
+
+static void request_start_ticket_wait(struct hd_request *r)
+{
+	uint64_t until = hd_now_ms() + r->offer.wait_ms;
+
+	r->ticket_wait = true;
+	r->ticket_deadline_ms = until < r->deadline_ms ? until
+						      : r->deadline_ms;
+	request_ticket_step(r);
+}
+
 static void request_step(struct hd_request *r)
 {
 	int ret;
+
+	if (r->ticket_wait) {
+		request_ticket_step(r);
+		return;
+	}
 
 	do {
 		ret = hsd_handshake(r->session);
@@ -294,22 +436,19 @@ static void request_step(struct hd_request *r)
 				  hsd_session_alert(r->session));
 	} while (ret == HSD_WARNING_ALERT);
 
+	if (ret == 0 && r->role == HSD_CLIENT &&
+	    (r->offer.flags & HD_RESUME_TICKETS)) {
+		request_start_ticket_wait(r);
+		return;
+	}
 	if (ret == 0) {
 		request_complete(r);
 		return;
 	}
 	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
 		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
-	if (ret < 0) {
-		/* A key we found but could not use says more than GnuTLS. */
-		if (r->psk_lookup.err) {
-			ret = r->psk_lookup.err;
-			request_set_reason(r, r->psk_lookup.reason);
-		}
-		request_set_reason(r, hsd_session_error(r->session));
-		request_set_reason(r, strerror(-ret));
-		request_finish(r, ret);
-	}
+	if (ret < 0)
+		request_fail(r, ret);
 }
 
 /*
@@ -382,6 +521,44 @@ static int request_peer_name(struct hd_request *r)
 	return 0;
 }
 
+/* Client: a ticket the server refuses is no reason to fail. */
+static int request_offer_ticket(struct hd_request *r)
+{
+	int ret;
+
+	ret = hsd_session_set_ticket(r->session, r->offer_ticket,
+				     r->offer.ticket_len);
+	if (ret == 0)
+		return 0;
+
+	log_debug("Failed to offer session ticket to '%s': %s, not resuming",
+		  r->addr, hsd_session_error(r->session));
+	return hsd_session_set_tickets(r->session, true);
+}
+
+/* What the supervisor decided: tickets, the ticket key, psk_ke. */
+static int request_resume(struct hd_request *r)
+{
+	struct hd_resume_offer *o = &r->offer;
+	int ret = 0;
+
+	if (o->flags & HD_RESUME_PSK_KE)
+		hsd_session_set_psk_ke(r->session, true);
+
+	if (r->role == HSD_SERVER && (o->flags & HD_RESUME_KEY))
+		ret = hsd_session_set_ticket_key(r->session, o->key,
+						 sizeof(o->key),
+						 o->lifetime_s);
+	else if (r->role == HSD_CLIENT && r->offer_ticket)
+		ret = request_offer_ticket(r);
+	else if (r->role == HSD_CLIENT && (o->flags & HD_RESUME_TICKETS))
+		ret = hsd_session_set_tickets(r->session, true);
+
+	/* the session has its own copy of the key now */
+	explicit_bzero(o->key, sizeof(o->key));
+	return ret;
+}
+
 static int request_session(struct hd_request *r)
 {
 	struct hsd_session *s;
@@ -412,7 +589,7 @@ static int request_session(struct hd_request *r)
 	if (r->deadline_ms <= hd_now_ms())
 		return -ETIMEDOUT;
 	hsd_session_set_timeout(s, (unsigned int)(r->deadline_ms - hd_now_ms()));
-	return 0;
+	return request_resume(r);
 }
 
 static int request_setup(struct hd_request *r)
@@ -438,7 +615,8 @@ static int request_setup(struct hd_request *r)
 }
 
 void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
-		      int32_t token)
+		      int32_t token, const struct hd_resume_offer *o,
+		      void *ticket)
 {
 	struct hd_request *r;
 	int ret;
@@ -447,8 +625,13 @@ void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
 	if (!r) {
 		log_err("Failed to start handshake on socket %d: %s",
 			a->sockfd, strerror(ENOMEM));
+		if (ticket) {
+			explicit_bzero(ticket, o->ticket_len);
+			free(ticket);
+		}
 		if (d->sup_fd >= 0)
-			hd_worker_report(d->sup_fd, token, ENOMEM, NULL, 0);
+			hd_worker_report(d->sup_fd, token, ENOMEM, NULL, 0,
+					 NULL, NULL);
 		else
 			hd_nl_done(d->nl, a->sockfd, ENOMEM, NULL, 0);
 		close(a->sockfd);
@@ -459,6 +642,9 @@ void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
 	r->d = d;
 	r->acc = *a;
 	r->token = token;
+	if (o)
+		r->offer = *o;
+	r->offer_ticket = ticket;
 	r->role = a->msg_type == HSD_NL_MSG_CLIENTHELLO ? HSD_CLIENT
 							 : HSD_SERVER;
 	/* the request's timeout runs from ACCEPT, queueing included */
@@ -488,14 +674,20 @@ void hd_request_event(struct hd_daemon *d, struct hd_watch *w,
 	request_step(r);
 }
 
+/* When the request must move on: its deadline, or a ticket's. */
+static uint64_t request_due(const struct hd_request *r)
+{
+	return r->ticket_wait ? r->ticket_deadline_ms : r->deadline_ms;
+}
+
 int hd_requests_next_timeout(const struct hd_daemon *d)
 {
 	const struct hd_request *r;
 	uint64_t now = hd_now_ms(), first = UINT64_MAX;
 
 	for (r = d->requests; r; r = r->next)
-		if (r->deadline_ms < first)
-			first = r->deadline_ms;
+		if (request_due(r) < first)
+			first = request_due(r);
 
 	if (first == UINT64_MAX)
 		return -1;
@@ -542,8 +734,13 @@ void hd_requests_expire(struct hd_daemon *d)
 	requests_check(d, now);
 	for (r = d->requests; r; r = next) {
 		next = r->next;
-		if (r->deadline_ms > now)
+		if (request_due(r) > now)
 			continue;
+		if (r->ticket_wait) {
+			/* no ticket in time: go on without one */
+			request_ticket_step(r);
+			continue;
+		}
 		snprintf(r->reason, sizeof(r->reason),
 			 "no result within %llu ms",
 			 (unsigned long long)(r->deadline_ms - r->start_ms));

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "daemon.h"
+#include "resume.h"
 
 /*
  * Without a timeout from the kernel a handshake may take this long;
@@ -19,10 +20,13 @@
 
 /*
  * Start the request a describes (a->sockfd is ours from now on);
- * token is passed back to the supervisor when it is done.
+ * token is passed back to the supervisor when it is done. o (may be
+ * NULL) says how to resume; ticket, o->ticket_len bytes or NULL, is
+ * ours from now on too.
  */
 void hd_request_start(struct hd_daemon *d, const struct hd_accept *a,
-		      int32_t token);
+		      int32_t token, const struct hd_resume_offer *o,
+		      void *ticket);
 
 /* An epoll event on a request's socket. */
 void hd_request_event(struct hd_daemon *d, struct hd_watch *w,

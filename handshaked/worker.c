@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "resume.h"
 #include "worker.h"
 
 /*
@@ -33,23 +34,47 @@
 struct hd_held {
 	struct hd_held *next;
 	struct hd_held *queue_next;
-	struct hd_accept *queued;
+	struct handoff *queued;
+	size_t queued_len;
+	struct hd_resume_req resume;
 	int fd;
 };
 
-/* Supervisor to worker, with the socket as SCM_RIGHTS. */
+/*
+ * Supervisor to worker, with the socket as SCM_RIGHTS; the ticket to
+ * offer follows (resume.ticket_len bytes). It may carry the ticket
+ * master key: wiped wherever it was.
+ */
 struct handoff {
 	int32_t token;
 	struct hd_accept acc;
+	struct hd_resume_offer resume;
+	uint8_t ticket[];
 };
 
-/* Worker to supervisor: the result to send DONE with. */
+/* Worker to supervisor: the result to send DONE with, and a ticket. */
 struct result {
 	int32_t token;
 	uint32_t status;
 	uint32_t n_ids;
 	uint32_t ids[HSD_NL_MAX_PEERIDS];
+	struct hd_resume_result resume;
+	uint8_t ticket[];
 };
+
+/* Largest messages either way. */
+#define HANDOFF_MAX	(sizeof(struct handoff) + HD_TICKET_MAX)
+#define RESULT_MAX	(sizeof(struct result) + HD_TICKET_MAX)
+
+static void handoff_free(struct hd_held *h)
+{
+	if (!h->queued)
+		return;
+	explicit_bzero(h->queued, h->queued_len);
+	free(h->queued);
+	h->queued = NULL;
+	h->queued_len = 0;
+}
 
 /* ---- forking ---- */
 
@@ -60,8 +85,10 @@ static void child_close_pool(struct hd_pool *p, struct hd_worker *self)
 	unsigned int i;
 
 	for (i = 0; i < p->n; i++) {
-		for (h = p->workers[i].held; h; h = h->next)
+		for (h = p->workers[i].held; h; h = h->next) {
 			close(h->fd);
+			handoff_free(h);
+		}
 		if (&p->workers[i] != self && p->workers[i].fd >= 0)
 			close(p->workers[i].fd);
 	}
@@ -103,12 +130,14 @@ static int worker_fork(struct hd_pool *p, struct hd_worker *w)
 }
 
 int hd_pool_start(struct hd_pool *p, unsigned int n, int epfd,
-		  struct hd_nl *nl, hd_worker_fn fn, void *arg)
+		  struct hd_nl *nl, struct hd_resume *rs, hd_worker_fn fn,
+		  void *arg)
 {
 	unsigned int i;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
+	p->rs = rs;
 	p->n = n;
 	p->epfd = epfd;
 	p->nl = nl;
@@ -141,14 +170,13 @@ static struct hd_worker *pool_pick(struct hd_pool *p)
 	return best;
 }
 
-static int send_handoff(int fd, const struct hd_accept *a)
+static int send_handoff(int fd, const struct handoff *msg, size_t len)
 {
-	struct handoff msg = { .token = a->sockfd, .acc = *a };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
@@ -160,18 +188,21 @@ static int send_handoff(int fd, const struct hd_accept *a)
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &a->sockfd, sizeof(int));
+	memcpy(CMSG_DATA(cm), &msg->acc.sockfd, sizeof(int));
 
 	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
 }
 
-static void fail_request(struct hd_nl *nl, int fd, unsigned int status)
+static void fail_request(struct hd_pool *p, int fd, unsigned int status,
+			 struct hd_resume_req *req)
 {
+	struct hd_resume_req none = { 0 };
 	int ret;
 
-	ret = hd_nl_done(nl, fd, status, NULL, 0);
+	hd_resume_done(p->rs, req ? req : &none, status, NULL, NULL);
+	ret = hd_nl_done(p->nl, fd, status, NULL, 0);
 	if (ret < 0)
 		/* usual when the worker sent DONE just before it died */
 		log_debug("Failed to report result of handshake on socket %d: %s",
@@ -206,7 +237,7 @@ static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 	int ret;
 
 	while ((h = w->queue)) {
-		ret = send_handoff(w->fd, h->queued);
+		ret = send_handoff(w->fd, h->queued, h->queued_len);
 		if (ret == -EAGAIN || ret == -ENOBUFS) {
 			blocked = true;
 			break;
@@ -218,8 +249,7 @@ static void pool_flush(struct hd_pool *p, struct hd_worker *w)
 		w->queue = h->queue_next;
 		if (!w->queue)
 			w->queue_tail = &w->queue;
-		free(h->queued);
-		h->queued = NULL;
+		handoff_free(h);
 		if (ret < 0)
 			/* the worker is dying; worker_lost() reports EIO */
 			break;
@@ -238,6 +268,33 @@ static void pool_queue(struct hd_worker *w, struct hd_held *h)
 	w->queue_tail = &h->queue_next;
 }
 
+/* The message for a: the request, what to resume with, a ticket. */
+static int handoff_build(struct hd_pool *p, struct hd_held *h,
+			 const struct hd_accept *a)
+{
+	struct hd_resume_offer offer;
+	const void *ticket;
+	size_t len;
+
+	hd_resume_handoff(p->rs, a, &offer, &ticket, &len, &h->resume);
+
+	h->queued_len = sizeof(*h->queued) + len;
+	h->queued = malloc(h->queued_len);
+	if (!h->queued) {
+		explicit_bzero(&offer, sizeof(offer));
+		return -ENOMEM;
+	}
+
+	h->queued->token = a->sockfd;
+	h->queued->acc = *a;
+	h->queued->acc.accepted_ms = hd_now_ms();
+	h->queued->resume = offer;
+	if (len)
+		memcpy(h->queued->ticket, ticket, len);
+	explicit_bzero(&offer, sizeof(offer));
+	return 0;
+}
+
 static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
 {
 	struct hd_worker *w = pool_pick(p);
@@ -246,23 +303,19 @@ static void pool_handoff(struct hd_pool *p, const struct hd_accept *a)
 	if (!w) {
 		log_err("Failed to hand handshake request on socket %d to a worker: no worker runs",
 			a->sockfd);
-		fail_request(p->nl, a->sockfd, EIO);
+		fail_request(p, a->sockfd, EIO, NULL);
 		return;
 	}
 
 	h = calloc(1, sizeof(*h));
-	if (h)
-		h->queued = malloc(sizeof(*a));
-	if (!h || !h->queued) {
+	if (!h || handoff_build(p, h, a) < 0) {
 		log_err("Failed to hand handshake request on socket %d to a worker: %s",
 			a->sockfd, strerror(ENOMEM));
+		fail_request(p, a->sockfd, ENOMEM, h ? &h->resume : NULL);
 		free(h);
-		fail_request(p->nl, a->sockfd, ENOMEM);
 		return;
 	}
 
-	*h->queued = *a;
-	h->queued->accepted_ms = hd_now_ms();
 	h->fd = a->sockfd;
 	h->next = w->held;
 	w->held = h;
@@ -280,7 +333,7 @@ static void pool_reject(struct hd_pool *p, const struct hd_accept *a,
 {
 	log_err("Failed to parse handshake request: %s", reason);
 	if (a->sockfd >= 0)
-		fail_request(p->nl, a->sockfd, EINVAL);
+		fail_request(p, a->sockfd, EINVAL, NULL);
 }
 
 void hd_pool_accept(struct hd_pool *p)
@@ -316,6 +369,7 @@ void hd_pool_accept(struct hd_pool *p)
 static void held_done(struct hd_pool *p, struct hd_worker *w,
 		      const struct result *res)
 {
+	const struct hd_resume_result *rr = &res->resume;
 	struct hd_held **pp, *h;
 	int ret;
 
@@ -326,6 +380,9 @@ static void held_done(struct hd_pool *p, struct hd_worker *w,
 		*pp = h->next;
 		w->n_held--;
 
+		hd_resume_done(p->rs, &h->resume, res->status, rr,
+			       rr->flags & HD_RESULT_TICKET ? res->ticket
+							     : NULL);
 		ret = hd_nl_done(p->nl, h->fd, res->status, res->ids,
 				 res->n_ids);
 		if (ret < 0)
@@ -333,6 +390,7 @@ static void held_done(struct hd_pool *p, struct hd_worker *w,
 			log_debug("Failed to report result of handshake on socket %d: %s",
 				  h->fd, strerror(-ret));
 		close(h->fd);
+		handoff_free(h);
 		free(h);
 		return;
 	}
@@ -340,18 +398,41 @@ static void held_done(struct hd_pool *p, struct hd_worker *w,
 		 (int)w->pid, (int)res->token);
 }
 
+/* The message holds what it says it holds, and nothing more. */
+static bool result_valid(const struct result *res, ssize_t n)
+{
+	const struct hd_resume_result *rr = &res->resume;
+	size_t want;
+
+	if (n < (ssize_t)sizeof(*res) || res->n_ids > HSD_NL_MAX_PEERIDS)
+		return false;
+	if (rr->ticket_len > HD_TICKET_MAX ||
+	    !(rr->flags & HD_RESULT_TICKET) != !rr->ticket_len)
+		return false;
+
+	want = sizeof(*res) + rr->ticket_len;
+	return (size_t)n == want;
+}
+
 void hd_pool_worker_event(struct hd_pool *p, struct hd_worker *w)
 {
-	struct result res;
+	static union {
+		struct result res;
+		uint8_t buf[RESULT_MAX];
+	} in;
 	ssize_t n;
 
 	for (;;) {
-		n = recv(w->fd, &res, sizeof(res), MSG_DONTWAIT);
-		if (n == sizeof(res) && res.n_ids <= HSD_NL_MAX_PEERIDS) {
-			held_done(p, w, &res);
+		n = recv(w->fd, in.buf, sizeof(in.buf),
+			 MSG_DONTWAIT | MSG_TRUNC);
+		if (n > 0 && (size_t)n <= sizeof(in.buf) &&
+		    result_valid(&in.res, n)) {
+			held_done(p, w, &in.res);
+			explicit_bzero(in.buf, n);
 			continue;
 		}
 		if (n > 0) {
+			explicit_bzero(in.buf, sizeof(in.buf));
 			log_warn("Worker %d sent a garbled result, ignoring",
 				 (int)w->pid);
 			continue;
@@ -419,8 +500,8 @@ static void worker_lost(struct hd_pool *p, struct hd_worker *w, int status)
 
 	while ((h = w->held)) {
 		w->held = h->next;
-		fail_request(p->nl, h->fd, EIO);
-		free(h->queued);
+		fail_request(p, h->fd, EIO, &h->resume);
+		handoff_free(h);
 		free(h);
 	}
 	w->n_held = 0;
@@ -528,20 +609,45 @@ void hd_pool_stop(struct hd_pool *p)
 
 /* ---- the worker's side ---- */
 
-int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token)
+/* The ticket that came with a request, in a buffer of its own. */
+static int recv_ticket(const struct handoff *msg, size_t n,
+		       struct hd_resume_offer *o, void **ticket)
+{
+	size_t len = msg->resume.ticket_len;
+
+	*ticket = NULL;
+	if (len > HD_TICKET_MAX || n != sizeof(*msg) + len)
+		return -EBADMSG;
+	if (!len)
+		return 0;
+
+	*ticket = malloc(len);
+	if (!*ticket) {
+		explicit_bzero(o, sizeof(*o));
+		return -ENOMEM;
+	}
+	memcpy(*ticket, msg->ticket, len);
+	return 0;
+}
+
+int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token,
+		   struct hd_resume_offer *o, void **ticket)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct handoff msg;
-	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+	static union {
+		struct handoff msg;
+		uint8_t buf[HANDOFF_MAX];
+	} in;
+	struct iovec iov = { .iov_base = in.buf, .iov_len = sizeof(in.buf) };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
 	};
 	struct cmsghdr *cm;
-	int sockfd = -1;
+	int sockfd = -1, ret;
 	ssize_t n;
 
 	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -556,31 +662,57 @@ int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token)
 	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&sockfd, CMSG_DATA(cm), sizeof(int));
 
-	if ((size_t)n != sizeof(msg) || sockfd < 0 ||
-	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	ret = -EBADMSG;
+	if ((size_t)n >= sizeof(in.msg) && sockfd >= 0 &&
+	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		*o = in.msg.resume;
+		ret = recv_ticket(&in.msg, n, o, ticket);
+	}
+	if (ret == 0) {
+		*a = in.msg.acc;
+		a->sockfd = sockfd;
+		*token = in.msg.token;
+	} else {
+		explicit_bzero(o, sizeof(*o));
 		if (sockfd >= 0)
 			close(sockfd);
-		return -EBADMSG;
 	}
-
-	*a = msg.acc;
-	a->sockfd = sockfd;
-	*token = msg.token;
-	return 0;
+	explicit_bzero(in.buf, (size_t)n);
+	return ret;
 }
 
 void hd_worker_report(int fd, int32_t token, unsigned int status,
-		      const uint32_t *ids, unsigned int n_ids)
+		      const uint32_t *ids, unsigned int n_ids,
+		      const struct hd_resume_result *rr, const void *ticket)
 {
-	struct result res = { .token = token, .status = status };
+	static union {
+		struct result res;
+		uint8_t buf[RESULT_MAX];
+	} out;
+	size_t len = sizeof(out.res);
 
+	memset(&out.res, 0, sizeof(out.res));
+	out.res.token = token;
+	out.res.status = status;
 	if (n_ids > HSD_NL_MAX_PEERIDS)
 		n_ids = HSD_NL_MAX_PEERIDS;
 	if (n_ids)
-		memcpy(res.ids, ids, n_ids * sizeof(*ids));
-	res.n_ids = n_ids;
+		memcpy(out.res.ids, ids, n_ids * sizeof(*ids));
+	out.res.n_ids = n_ids;
 
-	if (send(fd, &res, sizeof(res), MSG_NOSIGNAL) < 0)
+	if (rr)
+		out.res.resume = *rr;
+	if (out.res.resume.ticket_len > HD_TICKET_MAX || !ticket) {
+		out.res.resume.flags &= ~HD_RESULT_TICKET;
+		out.res.resume.ticket_len = 0;
+	}
+	if (out.res.resume.ticket_len) {
+		memcpy(out.res.ticket, ticket, out.res.resume.ticket_len);
+		len += out.res.resume.ticket_len;
+	}
+
+	if (send(fd, out.buf, len, MSG_NOSIGNAL) < 0)
 		log_err("Failed to report result of request %d to the supervisor: %m",
 			(int)token);
+	explicit_bzero(out.buf, len);
 }

@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "netlink.h"
+#include "resume.h"
 
 #define HD_WORKERS_DEFAULT	2
 #define HD_WORKERS_MAX		64
@@ -56,14 +57,20 @@ struct hd_pool {
 	unsigned int n;
 	int epfd;
 	struct hd_nl *nl;
+	struct hd_resume *rs;		/* tickets, keys and counters */
 	hd_worker_fn fn;
 	void *arg;
 	bool stopping;
 };
 
-/* Fork n workers; watch their sockets in epfd. */
+/*
+ * Fork n workers; watch their sockets in epfd. Each request goes out
+ * with what rs decides about resuming it; each result comes back to
+ * rs.
+ */
 int hd_pool_start(struct hd_pool *p, unsigned int n, int epfd,
-		  struct hd_nl *nl, hd_worker_fn fn, void *arg);
+		  struct hd_nl *nl, struct hd_resume *rs, hd_worker_fn fn,
+		  void *arg);
 /* ACCEPT until nothing is pending and hand each request on. */
 void hd_pool_accept(struct hd_pool *p);
 /* A worker's socket is readable: send DONE for what it finished. */
@@ -83,16 +90,20 @@ void hd_pool_stop(struct hd_pool *p);
 
 /*
  * Receive one request: *a with a->sockfd our own fd for the socket,
- * *token to pass to hd_worker_report(). Returns 0, -EAGAIN when
- * nothing is waiting, -EPIPE when the supervisor is gone, or another
- * negative errno.
+ * *token to pass to hd_worker_report(), *o what to resume with and
+ * *ticket a ticket to offer (o->ticket_len bytes, NULL if none; wipe
+ * and free it). Returns 0, -EAGAIN when nothing is waiting, -EPIPE
+ * when the supervisor is gone, or another negative errno.
  */
-int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token);
+int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token,
+		   struct hd_resume_offer *o, void **ticket);
 /*
  * Hand the request's result to the supervisor, which sends DONE with
- * it: status 0 or a positive errno, ids the peer's key serials.
+ * it: status 0 or a positive errno, ids the peer's key serials, rr
+ * (may be NULL) how it went, with rr->ticket_len bytes of ticket.
  */
 void hd_worker_report(int fd, int32_t token, unsigned int status,
-		      const uint32_t *ids, unsigned int n_ids);
+		      const uint32_t *ids, unsigned int n_ids,
+		      const struct hd_resume_result *rr, const void *ticket);
 
 #endif /* HANDSHAKED_WORKER_H */
