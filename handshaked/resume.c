@@ -57,7 +57,7 @@ static void resume_client(struct hd_resume *rs, const struct hd_accept *a,
 			  size_t *len, struct hd_resume_req *req)
 {
 	char key[HD_TCACHE_KEY_MAX];
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t ss_len = sizeof(ss);
 	struct hd_tcache_hit hit;
 	size_t key_len;

@@ -294,9 +294,13 @@ size_t hd_tcache_key(char *buf, size_t len, const struct hd_accept *a,
 	unsigned int i;
 	int n;
 
-	if (peer && peer_len)
-		getnameinfo(peer, peer_len, host, sizeof(host), port,
-			    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	if (peer && (peer->sa_family == AF_INET ||
+		     peer->sa_family == AF_INET6) &&
+	    getnameinfo(peer, peer_len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(host, sizeof(host), "?");
+		snprintf(port, sizeof(port), "?");
+	}
 
 	n = snprintf(buf, len, "%s\n%zu:%s\n%s %s\nkeyring %d\n",
 		     auth_word(a->auth_mode), strlen(a->peername),

@@ -229,6 +229,81 @@ static void test_repeated_key_keeps_last(void)
 	hd_config_free(&cfg);
 }
 
+/* tlshd's files have no [resumption]: every key has its default. */
+static void test_resumption_defaults(void)
+{
+	const char *path = write_conf("resume-default.conf",
+				      "[debug]\nloglevel=1\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(cfg.resume.client && cfg.resume.server);
+	CHECK(cfg.resume.ticket_wait_ms == 100);
+	CHECK(cfg.resume.ticket_lifetime_s == 7200);
+	CHECK(!cfg.resume.ticket_key);
+	CHECK(!cfg.resume.psk && !cfg.resume.psk_ke);
+	CHECK(cfg.resume.cache_size == 256);
+	hd_config_free(&cfg);
+}
+
+static void test_resumption_keys_are_read(void)
+{
+	const char *path = write_conf("resume.conf",
+				      "[resumption]\n"
+				      "client = no\n"
+				      "server=No\n"
+				      "ticket_wait=0\n"
+				      "ticket_lifetime = 604800\n"
+				      "ticket_key=/etc/handshaked/ticket.key\n"
+				      "psk=yes\n"
+				      "psk_ke=true\n"
+				      "cache_size=0\n");
+	struct hd_config cfg;
+	char err[512];
+
+	CHECK(hd_config_load(&cfg, path, true, err, sizeof(err)) == 0);
+	CHECK(!cfg.resume.client && !cfg.resume.server);
+	CHECK(cfg.resume.ticket_wait_ms == 0);
+	CHECK(cfg.resume.ticket_lifetime_s == 604800);
+	CHECK(cfg.resume.ticket_key &&
+	      !strcmp(cfg.resume.ticket_key, "/etc/handshaked/ticket.key"));
+	CHECK(cfg.resume.psk && cfg.resume.psk_ke);
+	CHECK(cfg.resume.cache_size == 0);
+	hd_config_free(&cfg);
+}
+
+/* Unlike tlshd's numbers, a bad value here stops the load. */
+static void test_resumption_bad_values_are_refused(void)
+{
+	static const struct {
+		const char *line;
+		const char *what;
+	} bad[] = {
+		{ "client=maybe", "bad value 'maybe' for key 'client' in section 'resumption'" },
+		{ "server=", "bad value '' for key 'server'" },
+		{ "ticket_wait=10001", "bad value '10001' for key 'ticket_wait' in section 'resumption': want a number from 0 to 10000" },
+		{ "ticket_wait=-1", "bad value '-1' for key 'ticket_wait'" },
+		{ "ticket_wait=100ms", "bad value '100ms'" },
+		{ "ticket_lifetime=0", "bad value '0' for key 'ticket_lifetime' in section 'resumption': want a number from 1 to 604800" },
+		{ "ticket_lifetime=604801", "'ticket_lifetime'" },
+		{ "ticket_lifetime=99999999999999999999", "'ticket_lifetime'" },
+		{ "psk=2", "bad value '2' for key 'psk'" },
+		{ "psk_ke=yess", "bad value 'yess' for key 'psk_ke'" },
+		{ "cache_size=65537", "bad value '65537' for key 'cache_size'" },
+		{ "cache_size= 12x", "bad value '12x'" },
+		{ "cachesize=12", "unknown key 'cachesize' in section 'resumption'" },
+	};
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[resumption]\nclient=yes\n%s\n",
+			 bad[i].line);
+		expect_refused("resume-bad.conf", text, 3, bad[i].what);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -245,6 +320,9 @@ int main(void)
 	test_directory_is_refused();
 	test_indented_keys_are_keys();
 	test_repeated_key_keeps_last();
+	test_resumption_defaults();
+	test_resumption_keys_are_read();
+	test_resumption_bad_values_are_refused();
 
 	if (!check_failures) {
 		char cmd[300];
