@@ -390,22 +390,21 @@ static void request_ticket_step(struct hd_request *r)
 {
 	int ret;
 
+	/* 0: a ticket came, with the rest of its flight that had arrived */
 	ret = request_read_ticket(r);
 	if (ret == 0) {
-		/* take the rest of a flight of tickets too, if here */
-		while (request_read_ticket(r) == 0)
-			;
 		request_complete(r);
 		return;
 	}
-	if (ret == HSD_AGAIN_READ && hd_now_ms() >= r->ticket_deadline_ms) {
+	if ((ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE) &&
+	    hd_now_ms() >= r->ticket_deadline_ms) {
 		if (r->offer.wait_ms)
 			r->result.flags |= HD_RESULT_NO_TICKET;
 		request_complete(r);
 		return;
 	}
-	if (ret == HSD_AGAIN_READ)
-		ret = request_wait(r, EPOLLIN);
+	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
+		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
 	if (ret < 0)
 		request_fail(r, ret);
 }
