@@ -610,8 +610,7 @@ void hd_pool_stop(struct hd_pool *p)
 /* ---- the worker's side ---- */
 
 /* The ticket that came with a request, in a buffer of its own. */
-static int recv_ticket(const struct handoff *msg, size_t n,
-		       struct hd_resume_offer *o, void **ticket)
+static int recv_ticket(const struct handoff *msg, size_t n, void **ticket)
 {
 	size_t len = msg->resume.ticket_len;
 
@@ -622,10 +621,8 @@ static int recv_ticket(const struct handoff *msg, size_t n,
 		return 0;
 
 	*ticket = malloc(len);
-	if (!*ticket) {
-		explicit_bzero(o, sizeof(*o));
+	if (!*ticket)
 		return -ENOMEM;
-	}
 	memcpy(*ticket, msg->ticket, len);
 	return 0;
 }
@@ -664,18 +661,15 @@ int hd_worker_recv(int fd, struct hd_accept *a, int32_t *token,
 
 	ret = -EBADMSG;
 	if ((size_t)n >= sizeof(in.msg) && sockfd >= 0 &&
-	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		*o = in.msg.resume;
-		ret = recv_ticket(&in.msg, n, o, ticket);
-	}
+	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		ret = recv_ticket(&in.msg, n, ticket);
 	if (ret == 0) {
 		*a = in.msg.acc;
 		a->sockfd = sockfd;
 		*token = in.msg.token;
-	} else {
-		explicit_bzero(o, sizeof(*o));
-		if (sockfd >= 0)
-			close(sockfd);
+		*o = in.msg.resume;
+	} else if (sockfd >= 0) {
+		close(sockfd);
 	}
 	explicit_bzero(in.buf, (size_t)n);
 	return ret;
