@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Proves the daemon's command line: -v and -h answer and exit 0, an
 # unknown option and a missing or bad -c file make it exit 1 with a
-# message that names the file (and line and key for a bad file).
+# message that names the file (and line and key for a bad file), and
+# a ticket key file others may read is refused by name.
 set -u
 daemon="$1"
 tmp=$(mktemp -d /tmp/hd-test-cli-XXXXXX)
@@ -43,5 +44,17 @@ printf '[authenticate.server]\nx509.certificate=%s\nx509.private_key=%s\n' \
 "$daemon" -s -c "$tmp/nocert.conf" >"$tmp/out" 2>&1
 status "absent certificate" $? 1
 check "absent certificate" "Failed to load certificate '$tmp/none.pem'"
+
+printf '[resumption]\nticket_wait=lots\n' >"$tmp/wait.conf"
+"$daemon" -s -c "$tmp/wait.conf" >"$tmp/out" 2>&1
+status "bad ticket_wait" $? 1
+check "bad ticket_wait" "$tmp/wait.conf:2: bad value 'lots' for key 'ticket_wait' in section 'resumption'"
+
+head -c 64 /dev/zero >"$tmp/ticket.key"
+chmod 644 "$tmp/ticket.key"
+printf '[resumption]\nticket_key=%s\n' "$tmp/ticket.key" >"$tmp/key.conf"
+"$daemon" -s -c "$tmp/key.conf" >"$tmp/out" 2>&1
+status "readable ticket key" $? 1
+check "readable ticket key" "Failed to load ticket key file '$tmp/ticket.key': mode 644"
 
 exit $fail
