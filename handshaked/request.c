@@ -163,6 +163,7 @@ static void request_unlink(struct hd_daemon *d, struct hd_request *r)
 	}
 }
 
+/* The key and the ticket: the session holds its own copies. */
 static void request_wipe_offer(struct hd_request *r)
 {
 	if (r->offer_ticket) {
@@ -170,7 +171,7 @@ static void request_wipe_offer(struct hd_request *r)
 		free(r->offer_ticket);
 		r->offer_ticket = NULL;
 	}
-	explicit_bzero(&r->offer, sizeof(r->offer));
+	explicit_bzero(r->offer.key, sizeof(r->offer.key));
 }
 
 static void request_drop_ticket(struct hd_request *r)
@@ -553,8 +554,7 @@ static int request_resume(struct hd_request *r)
 	else if (r->role == HSD_CLIENT && (o->flags & HD_RESUME_TICKETS))
 		ret = hsd_session_set_tickets(r->session, true);
 
-	/* the session has its own copy of the key now */
-	explicit_bzero(o->key, sizeof(o->key));
+	request_wipe_offer(r);
 	return ret;
 }
 
