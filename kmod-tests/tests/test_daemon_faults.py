@@ -100,6 +100,11 @@ class StallingServer:
                 pass
 
     def close(self):
+        # Wake the accept() of the thread so that the listener goes.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         for c in self.conns:
             c.close()
