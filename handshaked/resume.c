@@ -11,18 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "resume.h"
-
-static uint64_t resume_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void hd_resume_apply(struct hd_resume *rs, const struct hd_resume_conf *c,
 		     struct hd_ticket_key *key)
@@ -73,7 +65,7 @@ static void resume_client(struct hd_resume *rs, const struct hd_accept *a,
 	if (!key_len)
 		return;
 
-	hd_tcache_lookup(&rs->cache, key, key_len, resume_now_ms(), &hit);
+	hd_tcache_lookup(&rs->cache, key, key_len, hd_now_ms(), &hit);
 	if (hit.ticket && hit.len <= HD_TICKET_MAX) {
 		*ticket = hit.ticket;
 		*len = hit.len;
@@ -122,7 +114,7 @@ static void resume_keep(struct hd_resume *rs, struct hd_resume_req *req,
 			const struct hd_resume_result *res,
 			const void *ticket)
 {
-	uint64_t now = resume_now_ms();
+	uint64_t now = hd_now_ms();
 	int ret = 0;
 
 	if (res->flags & HD_RESULT_TICKET) {
@@ -154,7 +146,7 @@ void hd_resume_done(struct hd_resume *rs, struct hd_resume_req *req,
 	else if (req->key && req->offered)
 		/* a handshake that failed does not offer it again */
 		hd_tcache_put(&rs->cache, req->key, req->key_len, NULL, 0, 0,
-			      resume_now_ms());
+			      hd_now_ms());
 
 	free(req->key);
 	*req = (struct hd_resume_req){ 0 };
@@ -169,6 +161,6 @@ void hd_resume_counters(struct hd_resume *rs, char *buf, size_t len)
 		 PRIu64 " tickets_received=%" PRIu64 " cached=%u",
 		 c->full + c->resumed + c->failed, c->resumed, c->full,
 		 c->failed, c->tickets_offered, c->tickets_received,
-		 hd_tcache_count(&rs->cache, resume_now_ms()));
+		 hd_tcache_count(&rs->cache, hd_now_ms()));
 	rs->changed = false;
 }
