@@ -69,12 +69,7 @@ static void der_handshake(bool pkcs8)
 		  rc_c, hsd_session_error(c), rc_s, hsd_session_error(s));
 	printf("ok DER certificate, %s key\n", pkcs8 ? "PKCS#8" : "SEC1");
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 static void bad_inputs(void)

@@ -67,12 +67,7 @@ static void run(const struct setup *t)
 	printf("ok %s: client %d, server %d %s\n", t->what, rc_c, rc_s,
 	       hsd_session_error(s));
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 int main(void)

@@ -120,12 +120,7 @@ static void run(struct run *r)
 	record(s, r, 1);
 	r->client_alert = hsd_session_alert(c);
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 static bool is_ecdhe(const char *group)

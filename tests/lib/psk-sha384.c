@@ -72,12 +72,7 @@ static void run(enum hsd_psk_hash client_hash, unsigned int mask,
 	record(c, r, 0);
 	record(s, r, 1);
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 #ifdef HAVE_GNUTLS_PSK_CREDENTIALS2

@@ -69,11 +69,6 @@ int main(void)
 	check_record(c, fds[0]);
 	printf("ok kTLS keys start past the ticket record\n");
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 	return 0;
 }

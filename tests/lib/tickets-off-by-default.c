@@ -55,12 +55,7 @@ static void pair(int fds[2], struct hsd_creds **cc, struct hsd_creds **sc,
 static void done(int fds[2], struct hsd_creds *cc, struct hsd_creds *sc,
 		 struct hsd_session *c, struct hsd_session *s)
 {
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 static void client_did_not_ask(void)

@@ -315,12 +315,7 @@ void tu_resume_run(struct tu_resume *r)
 			       &r->new_lifetime) < 0)
 		r->new_ticket = NULL;
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 void tu_resume_clear(struct tu_resume *r)
@@ -593,4 +588,15 @@ void tu_read_full(int fd, void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+void tu_pair_free(struct hsd_session *c, struct hsd_session *s,
+		  struct hsd_creds *cc, struct hsd_creds *sc, int fds[2])
+{
+	hsd_session_free(c);
+	hsd_session_free(s);
+	hsd_creds_unref(cc);
+	hsd_creds_unref(sc);
+	close(fds[0]);
+	close(fds[1]);
 }

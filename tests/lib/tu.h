@@ -64,6 +64,10 @@ void tu_run_pair(struct hsd_session *a, int fda, struct hsd_session *b,
 /* Client: hsd_session_read_ticket() with poll until it ends. */
 int tu_read_ticket(struct hsd_session *c, int fd);
 
+/* Free a client and server session, their credentials and sockets. */
+void tu_pair_free(struct hsd_session *c, struct hsd_session *s,
+		  struct hsd_creds *cc, struct hsd_creds *sc, int fds[2]);
+
 /*
  * One connection between a library client and a library server with
  * certificates (or PSKs) and tickets as set below; the client reads a

@@ -40,12 +40,7 @@ static int run(const char *name, char *err, size_t len, char *sni)
 	tu_assert(rc_c != 0 || rc_s == 0, "server failed: %d '%s'", rc_s,
 		  hsd_session_error(s));
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 	return rc_c;
 }
 

@@ -31,12 +31,7 @@ static void run(bool verify, int *rc_c, int *rc_s, char *err, size_t len,
 	*verified = *rc_c == 0 && hsd_session_info(c, &info) == 0 &&
 		    info.peer_verified;
 
-	hsd_session_free(c);
-	hsd_session_free(s);
-	hsd_creds_unref(cc);
-	hsd_creds_unref(sc);
-	close(fds[0]);
-	close(fds[1]);
+	tu_pair_free(c, s, cc, sc, fds);
 }
 
 int main(void)
