@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Fixtures of the kernel test suite, run as root inside the test VM:
 test certificates, the handshake agent (handshaked or the reference
-tlshd) in the foreground with its log captured, a kernel NFS server
-exporting a tmpfs with xprtsec=, NFS client mounts and kTLS counters."""
+tlshd) in the foreground with its log captured, a network namespace
+joined to the VM's by a veth pair (with an agent of its own), a kernel
+NFS server exporting a tmpfs with xprtsec=, NFS client mounts and kTLS
+counters."""
 
 import os
 import re
@@ -27,6 +29,14 @@ EXPORT_DIR = NFS_ROOT / "export"
 MOUNT_DIR = Path("/mnt/kmod-nfs")
 # How long a mount may take before the test gives up on it.
 MOUNT_TIMEOUT = 60
+
+# The peer network namespace: a veth pair joins it to the VM's initial
+# namespace, with these private addresses on either end. Nothing
+# outside the VM can see them.
+PEER_NETNS = "hsd-peer"
+PEER_VETH = ("hsd-veth0", "hsd-veth1")
+HOST_ADDR = "10.77.0.1"
+PEER_ADDR = "10.77.0.2"
 
 
 def pytest_addoption(parser):
@@ -80,8 +90,10 @@ def _make_ca(d, name, cn):
               "--outfile", d / f"{name}.pem")
 
 
-def _make_leaf(d, name, serial, lines):
-    _certtool("--generate-privkey", "--key-type=ecdsa",
+def _make_leaf(d, name, serial, lines, key_type=("--key-type=ecdsa",)):
+    """A certificate signed by d's CA, with a new key of key_type
+    (certtool options) and the template lines given."""
+    _certtool("--generate-privkey", *key_type,
               "--outfile", d / f"{name}-key.pem")
     (d / f"{name}.tmpl").write_text(
         f"serial = {serial}\nexpiration_days = 2\nsigning_key\n"
@@ -120,6 +132,7 @@ def pki(tmp_path_factory):
     _make_leaf(d, "server", 2, ['cn = "localhost"',
                                 'dns_name = "localhost"',
                                 'ip_address = "127.0.0.1"',
+                                f'ip_address = "{HOST_ADDR}"',
                                 "tls_www_server"])
     _make_leaf(d, "client", 3, ['cn = "kmod-tests client"',
                                 "tls_www_client"])
@@ -172,7 +185,8 @@ def _tlshd_group_id():
 
 
 def _netlink_groups(pid):
-    """Group masks (first 32 groups) of pid's netlink sockets."""
+    """Group masks (first 32 groups) of pid's netlink sockets, read in
+    pid's own network namespace."""
     inodes = set()
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
@@ -187,7 +201,11 @@ def _netlink_groups(pid):
             inodes.add(link[8:-1])
 
     masks = []
-    with open("/proc/net/netlink") as f:
+    try:
+        f = open(f"/proc/{pid}/net/netlink")
+    except FileNotFoundError:
+        return []
+    with f:
         next(f)
         for line in f:
             col = line.split()
@@ -197,12 +215,15 @@ def _netlink_groups(pid):
 
 
 class Agent:
-    """One handshake agent process running in the foreground."""
+    """One handshake agent process running in the foreground, in the
+    VM's initial network namespace or in the one named by netns (it
+    then serves the handshakes of that namespace's sockets only)."""
 
-    def __init__(self, name, conf, log):
+    def __init__(self, name, conf, log, netns=None):
         self.name = name
         self.conf = conf
         self.log = log
+        self.netns = netns
         self.proc = None
 
     def start(self):
@@ -210,10 +231,12 @@ class Agent:
         if not os.access(binary, os.X_OK):
             pytest.fail(f"agent {self.name} not found at {binary}")
 
+        cmd = [binary, "-s", "-c", str(self.conf)]
+        if self.netns:
+            cmd = netns_cmd(self.netns, *cmd)
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
-                [binary, "-s", "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+                cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         self._wait_listening()
 
     def _wait_listening(self):
@@ -253,6 +276,24 @@ class Agent:
         return [line for line in self.text().splitlines()
                 if re.search(pattern, line)]
 
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_line(self, pattern, after=0, timeout=15):
+        """The first line matching pattern among the log lines after
+        the first `after` ones; fails the test when none comes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.text().splitlines()[after:]
+            found = [line for line in lines if re.search(pattern, line)]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline or not self.alive():
+                pytest.fail(f"{self.name}: no log line matching "
+                            f"'{pattern}' within {timeout} s:\n"
+                            f"{self.text()}", pytrace=False)
+            time.sleep(0.1)
+
     def handshake_lines(self, role=None, ok=True):
         """The agent's completion lines. handshaked logs one line per
         handshake naming the role; tlshd 1.0 logs no role."""
@@ -267,16 +308,18 @@ class Agent:
 @pytest.fixture
 def agent(request, tmp_path):
     """Start the agent chosen by --agent with a configuration the test
-    writes: agent(sections) or agent(path). Stopped after the test; the
-    log is printed when the test fails."""
-    name = request.config.getoption("agent")
+    writes: agent(sections) or agent(path); name= picks another agent,
+    netns= runs it in that network namespace. Stopped after the test;
+    the log is printed when the test fails."""
+    chosen = request.config.getoption("agent")
     started = []
 
-    def start(conf):
+    def start(conf, name=None, netns=None):
+        name = name or chosen
+        n = len(started)
         if isinstance(conf, dict):
-            conf = write_agent_config(
-                tmp_path / f"{name}-{len(started)}.conf", conf)
-        a = Agent(name, conf, tmp_path / f"{name}-{len(started)}.log")
+            conf = write_agent_config(tmp_path / f"{name}-{n}.conf", conf)
+        a = Agent(name, conf, tmp_path / f"{name}-{n}.log", netns)
         started.append(a)
         a.start()
         return a
@@ -285,7 +328,80 @@ def agent(request, tmp_path):
 
     for a in started:
         a.stop()
-        print(f"---- {a.name} log ({a.log}) ----\n{a.text()}")
+        where = f" in netns {a.netns}" if a.netns else ""
+        print(f"---- {a.name}{where} log ({a.log}) ----\n{a.text()}")
+
+
+# ---- a peer network namespace --------------------------------------------
+
+def netns_cmd(netns, *cmd):
+    """cmd run in the network namespace netns only. nsenter keeps the
+    mount namespace (ip netns exec would unshare it), so that what a
+    command there mounts is seen by the test; NFS takes the network
+    namespace of the mount's caller for its transport."""
+    return ["nsenter", f"--net=/run/netns/{netns}", *map(str, cmd)]
+
+
+class PeerNetns:
+    """A network namespace joined to the VM's initial one by a veth
+    pair: HOST_ADDR on the VM's end, PEER_ADDR on the namespace's."""
+
+    name = PEER_NETNS
+    host_addr = HOST_ADDR
+    addr = PEER_ADDR
+
+    def setup(self):
+        self.teardown()  # whatever an interrupted run left behind
+        host, peer = PEER_VETH
+        run("ip", "netns", "add", self.name)
+        run("ip", "link", "add", host, "type", "veth", "peer", "name",
+            peer, "netns", self.name)
+        run("ip", "addr", "add", f"{self.host_addr}/24", "dev", host)
+        run("ip", "link", "set", host, "up")
+        self.run("ip", "link", "set", "lo", "up")
+        self.run("ip", "addr", "add", f"{self.addr}/24", "dev", peer)
+        self.run("ip", "link", "set", peer, "up")
+        self._wait_reachable()
+
+    def _wait_reachable(self, timeout=10):
+        """veth links take a moment to come up (and IPv4 duplicate
+        address detection does not apply); wait until a TCP connect
+        from the namespace to a closed port on the VM's end answers
+        with a reset instead of a timeout."""
+        probe = ("import socket,sys\n"
+                 "s=socket.socket(); s.settimeout(1)\n"
+                 f"try: s.connect(('{self.host_addr}', 9))\n"
+                 "except ConnectionRefusedError: sys.exit(0)\n"
+                 "except OSError: sys.exit(1)\n")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run("python3", "-c", probe, check=False).returncode == 0:
+                return
+            time.sleep(0.2)
+        pytest.fail(f"{self.host_addr} not reachable from netns "
+                    f"{self.name}:\n"
+                    + self.run("ip", "addr", check=False).stdout,
+                    pytrace=False)
+
+    def run(self, *cmd, **kw):
+        return run(*netns_cmd(self.name, *cmd), **kw)
+
+    def teardown(self):
+        # Deleting the namespace deletes the veth pair with it.
+        run("ip", "netns", "del", self.name, check=False)
+        run("ip", "link", "del", PEER_VETH[0], check=False)
+
+
+@pytest.fixture
+def peer_netns():
+    """The network namespace PEER_NETNS, joined to the VM's initial
+    namespace by a veth pair (HOST_ADDR here, PEER_ADDR there); removed
+    after the test. Request it before nfs_client so that mounts made
+    from the namespace are gone before it is."""
+    ns = PeerNetns()
+    ns.setup()
+    yield ns
+    ns.teardown()
 
 
 # ---- the NFS server ------------------------------------------------------
@@ -380,14 +496,18 @@ class NfsMount:
         self.path = MOUNT_DIR
         self.mounted = False
 
-    def mount(self, options, timeout=MOUNT_TIMEOUT):
-        """Mount localhost:/export; returns the CompletedProcess.
-        retry=0 makes mount.nfs give up after its first attempt."""
+    def mount(self, options, timeout=MOUNT_TIMEOUT, server="localhost",
+              netns=None):
+        """Mount server:/export, from network namespace netns if given;
+        returns the CompletedProcess. retry=0 makes mount.nfs give up
+        after its first attempt."""
         MOUNT_DIR.mkdir(parents=True, exist_ok=True)
+        cmd = ["mount", "-t", "nfs", "-o", f"{options},retry=0",
+               f"{server}:/export", MOUNT_DIR]
+        if netns:
+            cmd = netns_cmd(netns, *cmd)
         try:
-            res = run("mount", "-t", "nfs", "-o", f"{options},retry=0",
-                      "localhost:/export", MOUNT_DIR,
-                      check=False, timeout=timeout)
+            res = run(*cmd, check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
             self._force_umount()
             raise
