@@ -5,6 +5,7 @@
  * negative errno with the GnuTLS reason kept in the session.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -47,7 +48,12 @@ static int transport_failed(struct hsd_session *s, int rc)
 {
 	int err = s->io_errno ? s->io_errno : ECONNRESET;
 
-	hsd__session_error(s, "connection lost: %s", gnutls_strerror(rc));
+	/* the socket's own error says more than GnuTLS's pull/push text */
+	if (s->io_errno)
+		hsd__session_error(s, "connection lost: %s", strerror(err));
+	else
+		hsd__session_error(s, "connection lost: %s",
+				   gnutls_strerror(rc));
 	return -err;
 }
 
