@@ -83,8 +83,13 @@ def _measure(agent_name, conc, count, pki, tmp_path, hsload):
     if cg.exists():
         cg.rmdir()
     cg.mkdir()
+    sections = agent_config(pki)
+    # Full handshakes on both sides, as tlshd and the ceiling do them;
+    # kmod-tests/bench-resume measures resumption.
+    if agent_name == "handshaked":
+        sections["resumption"] = {"client": "no", "server": "no"}
     conf = write_agent_config(tmp_path / f"{agent_name}-{conc}.conf",
-                              agent_config(pki))
+                              sections)
     a = CgroupAgent(agent_name, conf,
                     tmp_path / f"{agent_name}-{conc}.log", cg)
     a.start()
