@@ -219,9 +219,10 @@ int main(int argc, char **argv)
 
 	getrusage(RUSAGE_CHILDREN, &ru);
 	qsort(lat, count, sizeof(*lat), cmp_ll);
-	printf("ceiling workers=%d pairs=%d elapsed_us=%lld cpu_us=%lld p50_us=%lld p99_us=%lld\n",
+	printf("ceiling workers=%d pairs=%d elapsed_us=%lld cpu_us=%lld sys_us=%lld p50_us=%lld p99_us=%lld\n",
 	       workers, count, elapsed,
 	       ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
 	       ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
 	       lat[count / 2], lat[(count * 99 + 99) / 100 - 1]);
 	return 0;

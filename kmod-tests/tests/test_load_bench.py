@@ -50,11 +50,10 @@ def _cgroup_setup():
 
 
 def _cpu_usec(cg):
-    for line in (cg / "cpu.stat").read_text().splitlines():
-        k, v = line.split()
-        if k == "usage_usec":
-            return int(v)
-    return 0
+    """(CPU time, of it in the kernel) used by the cgroup, in us"""
+    stat = dict(line.split() for line in
+                (cg / "cpu.stat").read_text().splitlines())
+    return int(stat.get("usage_usec", 0)), int(stat.get("system_usec", 0))
 
 
 class Peak:
@@ -105,7 +104,8 @@ def _measure(agent_name, conc, count, pki, tmp_path, hsload):
         hsload.run(name, count=count, conc=conc)
         st = hsload.wait(name, timeout=RUN_BOUND)[name]
         hsload.wait_server_idle()
-        cpu = _cpu_usec(cg) - cpu0
+        cpu1 = _cpu_usec(cg)
+        cpu, sys_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         srv = _server(hsload)
         srv_ok, srv_eagain = srv[0] - srv0[0], srv[1] - srv0[1]
         mem = peak.read()
@@ -123,6 +123,7 @@ def _measure(agent_name, conc, count, pki, tmp_path, hsload):
         "p50_ms": s["total_p50"] / 1000,
         "p99_ms": s["total_p99"] / 1000,
         "cpu_ms_per_hs": cpu / 1000 / max(hs, 1),
+        "sys_ms_per_hs": sys_cpu / 1000 / max(hs, 1),
         "peak_mib": mem / 2**20,
         "eagain": st["eagain"] + srv_eagain,
         "failed": count - ok,
@@ -143,6 +144,7 @@ def _ceiling(conc, count, pki):
         "p50_ms": int(kv["p50_us"]) / 1000,
         "p99_ms": int(kv["p99_us"]) / 1000,
         "cpu_ms_per_hs": int(kv["cpu_us"]) / 1000 / hs,
+        "sys_ms_per_hs": int(kv["sys_us"]) / 1000 / hs,
         "peak_mib": None,
         "eagain": None,
         "failed": 0,
@@ -155,6 +157,7 @@ ROWS = (
     ("p50 latency ms", "p50_ms", "{:.1f}"),
     ("p99 latency ms", "p99_ms", "{:.1f}"),
     ("CPU ms/handshake", "cpu_ms_per_hs", "{:.2f}"),
+    ("  of it kernel ms", "sys_ms_per_hs", "{:.2f}"),
     ("peak memory MiB", "peak_mib", "{:.1f}"),
     ("EAGAIN at submit", "eagain", "{}"),  # client and server side
     ("failed requests", "failed", "{}"),
