@@ -49,11 +49,20 @@ def _cgroup_setup():
     (CGROUP / "cgroup.subtree_control").write_text("+memory +cpu\n")
 
 
-def _cpu_usec(cg):
-    """(CPU time, of it in the kernel) used by the cgroup, in us"""
+def _cpu_stat(cg, key):
     stat = dict(line.split() for line in
                 (cg / "cpu.stat").read_text().splitlines())
-    return int(stat.get("usage_usec", 0)), int(stat.get("system_usec", 0))
+    return int(stat.get(key, 0))
+
+
+def _cpu_usec(cg):
+    """CPU time the cgroup used, in us"""
+    return _cpu_stat(cg, "usage_usec")
+
+
+def _sys_usec(cg):
+    """Of that, time in the kernel, in us"""
+    return _cpu_stat(cg, "system_usec")
 
 
 class Peak:
@@ -100,12 +109,11 @@ def _measure(agent_name, conc, count, pki, tmp_path, hsload):
 
         name = f"{agent_name}-{conc}"
         peak = Peak(cg)
-        cpu0, srv0 = _cpu_usec(cg), _server(hsload)
+        cpu0, sys0, srv0 = _cpu_usec(cg), _sys_usec(cg), _server(hsload)
         hsload.run(name, count=count, conc=conc)
         st = hsload.wait(name, timeout=RUN_BOUND)[name]
         hsload.wait_server_idle()
-        cpu1 = _cpu_usec(cg)
-        cpu, sys_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+        cpu, sys_cpu = _cpu_usec(cg) - cpu0, _sys_usec(cg) - sys0
         srv = _server(hsload)
         srv_ok, srv_eagain = srv[0] - srv0[0], srv[1] - srv0[1]
         mem = peak.read()
