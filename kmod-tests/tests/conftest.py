@@ -54,6 +54,18 @@ def pytest_addoption(parser):
     parser.addoption(
         "--bench-counts", default="40,160,256",
         help="requests at concurrency 1, 16 and 256 in the benchmark")
+    # The resumption benchmark (kmod-tests/bench-resume).
+    parser.addoption(
+        "--bench-resume", action="store_true",
+        help="run the resumption benchmark (kmod-tests/bench-resume)")
+    parser.addoption(
+        "--resume-counts", default="40,160",
+        help="requests at concurrency 1 and 16 in the resumption "
+             "benchmark (default: 40,160)")
+    parser.addoption(
+        "--resume-fresh", type=int, default=30,
+        help="connections of each ticket-wait run in the resumption "
+             "benchmark (default: 30, at most 64)")
 
 
 def pytest_report_header(config):
