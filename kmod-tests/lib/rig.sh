@@ -8,6 +8,7 @@ RIG_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_DIR=$(dirname "$RIG_LIB")
 RIG_CACHE=${HANDSHAKED_KMOD_CACHE:-/var/cache/handshaked-kmod}
 RIG_TIMEOUT=${HANDSHAKED_KMOD_TIMEOUT:-1800}
+RIG_SYSTEMD_TIMEOUT=${HANDSHAKED_KMOD_SYSTEMD_TIMEOUT:-900}
 RIG_MOUNTS=()
 
 # shellcheck source=mkroot.sh
@@ -180,9 +181,9 @@ rig_prepare()
 
 # ---- initramfs ---------------------------------------------------------
 
-# Modules needed before the 9p root is mounted; their dependencies are
-# resolved from the kernel's modules.dep.
-RIG_INITRD_MODULES="virtio_pci 9pnet_virtio 9p"
+# Modules needed before the 9p root is mounted (overlay for the systemd
+# phase); their dependencies are resolved from the kernel's modules.dep.
+RIG_INITRD_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 # Print the module paths (relative to the modules directory) to load
 # for $1, dependencies first.
@@ -323,14 +324,46 @@ rig_console_filter()
 		-e 's/\r$//'
 }
 
-# Boot the VM to run `vm-init` with the given mode and arguments.
-# The console goes to stdout; sets RIG_STATUS to the status the VM
-# wrote, 1 when it wrote none.
+# The kernel command line of each mode. "systemd" boots systemd as
+# PID 1 on an overlay root (nothing it writes reaches the cached root
+# but /build); its run generator starts `vm-systemd` once the system is
+# up and powers off when it ends. tlshd.service is enabled in the root
+# and would compete for the handshakes; the timers (apt, man-db, ...)
+# only cost time.
+rig_append()
+{
+	local append="console=ttyS0 quiet panic=-1"
+
+	case $1 in
+	systemd)
+		append="$append rig.overlay rig.init=/usr/lib/systemd/systemd"
+		append="$append systemd.run=/build/src/kmod-tests/lib/vm-systemd"
+		append="$append systemd.run_success_action=poweroff"
+		append="$append systemd.run_failure_action=poweroff"
+		append="$append systemd.mask=tlshd.service"
+		append="$append systemd.mask=timers.target"
+		;;
+	*)
+		append="$append rig.init=/build/src/kmod-tests/lib/vm-init"
+		;;
+	esac
+	echo "$append"
+}
+
+# Boot the VM to run the given mode (`vm-init`'s test or demo, or the
+# systemd phase) with the given arguments. The console goes to stdout
+# and to console.log (console-systemd.log); sets RIG_STATUS to the
+# status the VM wrote, 1 when it wrote none.
 rig_boot()
 {
 	local job="$RIG_ROOT/build/rig/job" rc=0
-	local append virtfs
+	local append virtfs log=console timeout=$RIG_TIMEOUT
 
+	append=$(rig_append "$1")
+	if [ "$1" = systemd ]; then
+		log=console-systemd
+		timeout=$RIG_SYSTEMD_TIMEOUT
+	fi
 	{
 		printf 'RIG_MODE=%q\n' "$1"
 		shift
@@ -344,20 +377,18 @@ rig_boot()
 
 	virtfs="local,path=$RIG_ROOT,mount_tag=root"
 	virtfs="$virtfs,security_model=passthrough,multidevs=remap"
-	append="console=ttyS0 quiet panic=-1"
-	append="$append rig.init=/build/src/kmod-tests/lib/vm-init"
-	rig_log "booting $RIG_KVER under TCG (timeout ${RIG_TIMEOUT}s)"
-	timeout -k 10 "$RIG_TIMEOUT" qemu-system-x86_64 \
+	rig_log "booting $RIG_KVER under TCG (timeout ${timeout}s)"
+	timeout -k 10 "$timeout" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -m 4G -smp 2 \
 		-nographic -no-reboot -nic none \
 		-kernel "$(mkroot_vmlinuz "$RIG_ROOT" "$RIG_KVER")" \
 		-initrd "$RIG_INITRD" -append "$append" \
 		-virtfs "$virtfs" \
 		< /dev/null | rig_console_filter |
-		tee "$RIG_ENTRY/console.log" || rc=$?
+		tee "$RIG_ENTRY/$log.log" || rc=$?
 
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		rig_log "error: the VM did not finish within ${RIG_TIMEOUT}s"
+		rig_log "error: the VM did not finish within ${timeout}s"
 	fi
 	RIG_STATUS=1
 	if [ -s "$RIG_ROOT/build/rig/status" ]; then

@@ -40,8 +40,10 @@ PEER_ADDR = "10.77.0.2"
 
 
 def pytest_addoption(parser):
+    # handshaked-systemd: handshaked.service under systemd as PID 1
+    # (tests/agent_systemd.py, kmod-tests/run-systemd).
     parser.addoption(
-        "--agent", choices=sorted(AGENTS),
+        "--agent", choices=sorted(AGENTS) + ["handshaked-systemd"],
         default=os.environ.get("HANDSHAKED_KMOD_AGENT", "handshaked"),
         help="handshake agent to test (default: handshaked)")
     # Load tests and the benchmark (test_load*.py, kmod-tests/bench).
@@ -331,7 +333,12 @@ def agent(request, tmp_path):
         n = len(started)
         if isinstance(conf, dict):
             conf = write_agent_config(tmp_path / f"{name}-{n}.conf", conf)
-        a = Agent(name, conf, tmp_path / f"{name}-{n}.log", netns)
+        log = tmp_path / f"{name}-{n}.log"
+        if name == "handshaked-systemd":
+            from agent_systemd import SystemdAgent
+            a = SystemdAgent(conf, log, netns)
+        else:
+            a = Agent(name, conf, log, netns)
         started.append(a)
         a.start()
         return a
