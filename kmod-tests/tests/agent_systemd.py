@@ -58,12 +58,15 @@ class SystemdAgent(Agent):
     """handshaked.service under systemd; named "handshaked" so that the
     tests expect handshaked's log lines."""
 
-    def __init__(self, conf, log):
-        super().__init__("handshaked", conf, log)
+    def __init__(self, conf, log, netns=None):
+        super().__init__("handshaked", conf, log, netns)
         self.invocation = None
         self.pid = None
 
     def start(self):
+        if self.netns:
+            pytest.fail(f"{UNIT} runs in the initial network namespace "
+                        "only")
         if os.readlink("/proc/1/exe").rsplit("/", 1)[-1] != "systemd":
             pytest.fail("--agent=handshaked-systemd needs systemd as PID 1 "
                         "(kmod-tests/run-systemd)")
@@ -143,6 +146,9 @@ class SystemdAgent(Agent):
 
     def alive(self):
         return self.invocation is not None and self._proc_alive()
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
 
     def text(self):
         """This invocation's journal: the daemon's lines and systemd's
