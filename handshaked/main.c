@@ -283,9 +283,25 @@ static int setup_loop(struct hd_daemon *d, struct loop *l, int fd,
 	return watch_add(d->epfd, l->sigfd, &l->sig_watch);
 }
 
+#if HAVE_CAPNG
+/* Whether the bounding set holds nothing but CAP_NET_ADMIN already. */
+static bool bounding_set_minimal(void)
+{
+	unsigned int cap;
+
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (cap != CAP_NET_ADMIN &&
+		    capng_have_capability(CAPNG_BOUNDING_SET, cap))
+			return false;
+	return true;
+}
+#endif
+
 static void drop_capabilities(void)
 {
 #if HAVE_CAPNG
+	capng_select_t what = CAPNG_SELECT_BOTH;
+
 	/* ACCEPT needs CAP_NET_ADMIN; nothing else is needed from here. */
 	capng_get_caps_process();
 	if (!capng_have_capability(CAPNG_PERMITTED, CAP_NET_ADMIN)) {
@@ -293,10 +309,18 @@ static void drop_capabilities(void)
 		return;
 	}
 
-	capng_clear(CAPNG_SELECT_BOTH);
+	/*
+	 * Cutting the bounding set takes CAP_SETPCAP, which a service
+	 * manager that cut it for us (CapabilityBoundingSet=) has taken
+	 * away too: then only the other sets are left to cut.
+	 */
+	if (bounding_set_minimal())
+		what = CAPNG_SELECT_CAPS;
+
+	capng_clear(what);
 	capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
 		     CAP_NET_ADMIN);
-	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
+	if (capng_apply(what) < 0)
 		log_warn("Failed to drop capabilities 'all but CAP_NET_ADMIN': capng_apply failed, ignoring");
 #endif
 }

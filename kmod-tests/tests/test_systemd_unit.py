@@ -33,7 +33,7 @@ def caps(fields, name):
 
 
 def test_service_keeps_only_net_admin_and_no_new_privileges(agent, pki):
-    agent(agent_config(pki))
+    a = agent(agent_config(pki))
     main, workers = unit_pids()
     assert workers, "the supervisor started no worker"
 
@@ -53,6 +53,9 @@ def test_service_keeps_only_net_admin_and_no_new_privileges(agent, pki):
         assert caps(w, "CapInh") == 0 and caps(w, "CapAmb") == 0, w
         assert w["NoNewPrivs"] == "1", w
         assert w["Seccomp"] == "2", w
+
+    # The daemon's own drop works inside the unit's bounding set too.
+    assert not a.lines(r"Failed to drop capabilities"), a.text()
 
 
 def test_reload_takes_new_trust_without_restart(
