@@ -19,7 +19,8 @@ import pytest
 from conftest import _make_leaf, agent_config, write_agent_config
 from load_hsload import hsload, summarize  # noqa: F401
 from test_load_bench import (CGROUP, RUN_BOUND, CgroupAgent, Peak,
-                             _cgroup_setup, _cpu_usec, _server)
+                             _cell, _cgroup_setup, _cpu_usec, _ratio,
+                             _server)
 
 REPORT = Path("/build/rig/bench-resume.txt")
 LEVELS = (1, 16)
@@ -166,16 +167,6 @@ ROWS = (
     ("failed requests", "failed", "{}"),
 )
 WAIT_ROWS = ROWS[1:3] + ROWS[5:]
-
-
-def _cell(fmt, v):
-    return "-" if v is None else fmt.format(v)
-
-
-def _ratio(a, b):
-    if a is None or b is None or not b:
-        return "-"
-    return f"{a / b:.2f}"
 
 
 def _row(cells, widths):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import agent_config, run
+from test_nfs_tls import assert_server_stored, write_through_mount
 from test_nvme_tls import (BACKING_FILE, CONNECTIONS, HOSTNQN,  # noqa: F401
                            keys, nvme_host, nvme_target, psk_agent_config)
 
@@ -27,17 +28,10 @@ TICKET_KEY_SIZE = 64
 NFS_PORT = 2049
 
 
-def write_and_check(mount, server, name, size=128 * 1024):
-    """Write random data through the mount, flush it, and read it back
-    from the exported tmpfs itself, not through NFS."""
-    data = os.urandom(size)
-    with open(mount.path / name, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    run("sync")
-    stored = (server.path / name).read_bytes()
-    assert stored == data, "server-side copy differs from what was written"
+def write_and_check(mount, server, name):
+    """Write random data through the mount and find it on the server."""
+    assert_server_stored(server, name,
+                         write_through_mount(mount, name, 128 * 1024))
 
 
 def mount_local(nfs_client, a, server="localhost"):
