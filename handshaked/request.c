@@ -380,6 +380,15 @@ static int request_read_ticket(struct hd_request *r)
 	return ret;
 }
 
+/* Wait for the socket as a progress code asks, or fail on an error. */
+static void request_again(struct hd_request *r, int ret)
+{
+	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
+		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
+	if (ret < 0)
+		request_fail(r, ret);
+}
+
 /*
  * Client: the server sends its tickets after the handshake (RFC 8446
  * section 4.6.1). Read them before the socket goes to the kernel,
@@ -404,10 +413,7 @@ static void request_ticket_step(struct hd_request *r)
 		request_complete(r);
 		return;
 	}
-	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
-		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
-	if (ret < 0)
-		request_fail(r, ret);
+	request_again(r, ret);
 }
 
 static void request_start_ticket_wait(struct hd_request *r)
@@ -445,10 +451,7 @@ static void request_step(struct hd_request *r)
 		request_complete(r);
 		return;
 	}
-	if (ret == HSD_AGAIN_READ || ret == HSD_AGAIN_WRITE)
-		ret = request_wait(r, ret == HSD_AGAIN_READ ? EPOLLIN : EPOLLOUT);
-	if (ret < 0)
-		request_fail(r, ret);
+	request_again(r, ret);
 }
 
 /*
