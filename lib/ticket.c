@@ -158,6 +158,24 @@ static int server_start(struct hsd_session *s)
 	return 0;
 }
 
+/*
+ * GnuTLS leaves a session half set up by data it fails to parse, and
+ * such a session may crash in the handshake: try the data on a scratch
+ * session first.
+ */
+static bool resume_data_usable(const struct hsd_session *s)
+{
+	gnutls_session_t scratch;
+	bool usable;
+
+	if (gnutls_init(&scratch, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) < 0)
+		return false;
+	usable = gnutls_session_set_data(scratch, s->resume_data,
+					 s->resume_len) == 0;
+	gnutls_deinit(scratch);
+	return usable;
+}
+
 static int client_start(struct hsd_session *s)
 {
 	int rc;
@@ -173,7 +191,10 @@ static int client_start(struct hsd_session *s)
 		return 0;
 
 	/* Data GnuTLS cannot use is not offered: a full handshake follows. */
-	rc = gnutls_session_set_data(s->tls, s->resume_data, s->resume_len);
+	rc = 0;
+	if (resume_data_usable(s))
+		rc = gnutls_session_set_data(s->tls, s->resume_data,
+					     s->resume_len);
 	resume_data_wipe(s);
 	if (rc == GNUTLS_E_MEMORY_ERROR)
 		return -ENOMEM;
