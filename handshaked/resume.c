@@ -29,6 +29,7 @@ void hd_resume_apply(struct hd_resume *rs, const struct hd_resume_conf *c,
 	rs->conf = *c;
 	rs->conf.ticket_key = NULL;
 	rs->changed = true;
+	rs->generation++;
 }
 
 void hd_resume_free(struct hd_resume *rs)
@@ -81,6 +82,7 @@ static void resume_client(struct hd_resume *rs, const struct hd_accept *a,
 	if (req->key) {
 		memcpy(req->key, key, key_len);
 		req->key_len = key_len;
+		req->generation = rs->generation;
 	}
 	o->flags |= HD_RESUME_TICKETS;
 	o->wait_ms = hit.wait ? rs->conf.ticket_wait_ms : 0;
@@ -141,12 +143,19 @@ void hd_resume_done(struct hd_resume *rs, struct hd_resume_req *req,
 	else
 		rs->count.full++;
 
-	if (req->key && !status && res)
-		resume_keep(rs, req, res, ticket);
-	else if (req->key && req->offered)
-		/* a handshake that failed does not offer it again */
-		hd_tcache_put(&rs->cache, req->key, req->key_len, NULL, 0, 0,
-			      hd_now_ms());
+	/*
+	 * A request that ran under the configuration before a reload
+	 * brings a ticket of credentials or trust that may be gone: the
+	 * new cache does not take it.
+	 */
+	if (req->key && req->generation == rs->generation) {
+		if (!status && res)
+			resume_keep(rs, req, res, ticket);
+		else if (req->offered)
+			/* a handshake that failed does not offer it again */
+			hd_tcache_put(&rs->cache, req->key, req->key_len, NULL,
+				      0, 0, hd_now_ms());
+	}
 
 	free(req->key);
 	*req = (struct hd_resume_req){ 0 };

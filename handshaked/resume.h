@@ -65,6 +65,7 @@ struct hd_resume {
 	struct hd_tcache cache;
 	struct hd_counters count;
 	bool changed;			/* counters, since the last look */
+	uint64_t generation;		/* configurations applied so far */
 };
 
 /* The supervisor's request: what to remember until its result. */
@@ -72,6 +73,7 @@ struct hd_resume_req {
 	char *key;			/* cache key, NULL: nothing to keep */
 	size_t key_len;
 	bool offered;			/* a cached ticket went with it */
+	uint64_t generation;		/* of the configuration it ran under */
 };
 
 /*

@@ -64,6 +64,12 @@ static int key_file_check(int fd, const char *path, char *err,
 			 path);
 		return -EINVAL;
 	}
+	/* whoever may write the key may forge tickets, client auth included */
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(err, errlen, "Failed to load ticket key file '%s': owned by uid %u, want root or uid %u",
+			 path, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -EACCES;
+	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errlen, "Failed to load ticket key file '%s': mode %03o lets group or others at it, want 600 or 400",
 			 path, (unsigned int)(st.st_mode & 0777));
@@ -83,7 +89,9 @@ static int key_file_read(uint8_t *key, const char *path, char *err,
 	ssize_t n = 0;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO must be refused below, not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+		  O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "Failed to open ticket key file '%s': %s",

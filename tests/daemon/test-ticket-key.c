@@ -79,6 +79,17 @@ static void test_key_file_checks(void)
 	snprintf(path, sizeof(path), "%s/link.key", dir);
 	CHECK(symlink(good, path) == 0);
 	expect_refused(path, -ELOOP, "Failed to open ticket key file");
+
+	/* refused at once, not waiting for a writer */
+	snprintf(path, sizeof(path), "%s/fifo.key", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	expect_refused(path, -EINVAL, "not a regular file");
+
+	/* another user could write it: only root's or our own */
+	if (geteuid() == 0) {
+		CHECK(chown(good, 65534, 65534) == 0);
+		expect_refused(good, -EACCES, "owned by uid 65534");
+	}
 }
 
 static struct hd_resume_conf conf_default(void)
@@ -206,7 +217,16 @@ static void test_client_requests_get_tickets(void)
 	apply(&rs, &c, 0x66);
 	hd_resume_handoff(&rs, &a, &o, &t, &len, &req);
 	CHECK(!t && o.flags == HD_RESUME_TICKETS);
+
+	/* ... and what a request in flight across it brings back */
+	apply(&rs, &c, 0x67);
 	client_result(&rs, &req, HD_RESULT_TICKET, "ticket-3");
+	hd_resume_handoff(&rs, &a, &o, &t, &len, &req);
+	CHECK(!t && o.flags == HD_RESUME_TICKETS);
+	client_result(&rs, &req, HD_RESULT_TICKET, "ticket-4");
+	hd_resume_handoff(&rs, &a, &o, &t, &len, &req);
+	CHECK(t && !strcmp(t, "ticket-4"));
+	hd_resume_done(&rs, &req, 0, &(struct hd_resume_result){ 0 }, NULL);
 
 	c.client = false;
 	apply(&rs, &c, 0x77);
