@@ -37,4 +37,17 @@ static inline int check_exit(void)
 	return check_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* check_exit(), removing the test's scratch directory if all passed. */
+static inline int check_exit_clean(const char *dir)
+{
+	char cmd[300];
+
+	if (!check_failures) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			fprintf(stderr, "left %s behind\n", dir);
+	}
+	return check_exit();
+}
+
 #endif /* HANDSHAKED_TESTS_CHECK_H */

@@ -324,12 +324,5 @@ int main(void)
 	test_resumption_keys_are_read();
 	test_resumption_bad_values_are_refused();
 
-	if (!check_failures) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd))
-			fprintf(stderr, "left %s behind\n", dir);
-	}
-	return check_exit();
+	return check_exit_clean(dir);
 }

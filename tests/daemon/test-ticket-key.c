@@ -249,12 +249,5 @@ int main(void)
 	test_server_requests_get_the_key();
 	test_client_requests_get_tickets();
 
-	if (!check_failures) {
-		char cmd[300];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd))
-			fprintf(stderr, "left %s behind\n", dir);
-	}
-	return check_exit();
+	return check_exit_clean(dir);
 }
