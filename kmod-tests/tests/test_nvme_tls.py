@@ -319,6 +319,20 @@ def assert_connect_failed(res, a):
     assert not namespaces(), namespaces()
 
 
+def write_and_check_block(nvme_host, size):
+    """Write random data to the host's namespace, bypassing the page
+    cache, and find it in the target's backing file."""
+    data = os.urandom(size)
+    src = Path("/tmp/kmod-nvme-pattern")
+    src.write_bytes(data)
+    run("dd", f"if={src}", f"of={nvme_host.device()}", "bs=64k",
+        "oflag=direct", "conv=fsync", "status=none")
+
+    with open(BACKING_FILE, "rb") as f:
+        stored = f.read(len(data))
+    assert stored == data, "target's backing file differs from the data"
+
+
 # ---- tests ---------------------------------------------------------------
 
 def test_nvme_tls_psk_moves_block_data_through_ktls(
@@ -329,17 +343,7 @@ def test_nvme_tls_psk_moves_block_data_through_ktls(
 
     res = nvme_host.connect()
     assert res.returncode == 0, res.stdout + res.stderr + a.text()
-    dev = nvme_host.device()
-
-    data = os.urandom(1024 * 1024)
-    src = Path("/tmp/kmod-nvme-pattern")
-    src.write_bytes(data)
-    run("dd", f"if={src}", f"of={dev}", "bs=64k", "oflag=direct",
-        "conv=fsync", "status=none")
-
-    with open(BACKING_FILE, "rb") as f:
-        stored = f.read(len(data))
-    assert stored == data, "target's backing file differs from the data"
+    write_and_check_block(nvme_host, 1024 * 1024)
 
     delta = tls_stat_delta(before, tls_stat())
     sockets = 2 * CONNECTIONS

@@ -21,8 +21,9 @@ import pytest
 
 from conftest import agent_config, run
 from test_nfs_tls import assert_server_stored, write_through_mount
-from test_nvme_tls import (BACKING_FILE, CONNECTIONS, HOSTNQN,  # noqa: F401
-                           keys, nvme_host, nvme_target, psk_agent_config)
+from test_nvme_tls import (CONNECTIONS, HOSTNQN, keys,  # noqa: F401
+                           nvme_host, nvme_target, psk_agent_config,
+                           write_and_check_block)
 
 TICKET_KEY_SIZE = 64
 NFS_PORT = 2049
@@ -44,6 +45,18 @@ def mount_from_peer(nfs_client, netns, agents):
                            netns=netns.name)
     assert res.returncode == 0, \
         res.stderr + "".join(a.text() for a in agents)
+
+
+def mount_twice_from_peer(nfs_client, netns, server, client_agent,
+                          server_agent, tag):
+    """Mount from the netns twice, moving data each time: two
+    handshakes on each agent, none failed."""
+    for n in range(2):
+        mount_from_peer(nfs_client, netns, (client_agent, server_agent))
+        write_and_check(nfs_client, server, f"{tag}-{n}")
+        nfs_client.umount()
+    only_ok(client_agent, 2)
+    only_ok(server_agent, 2)
 
 
 def only_ok(a, count):
@@ -243,17 +256,6 @@ def test_nfs_changed_server_ticket_key_gives_full_handshake(
 
 # ---- PSK sessions --------------------------------------------------------
 
-def nvme_write_and_check(nvme_host):
-    dev = nvme_host.device()
-    data = os.urandom(256 * 1024)
-    src = Path("/tmp/kmod-nvme-resume")
-    src.write_bytes(data)
-    run("dd", f"if={src}", f"of={dev}", "bs=64k", "oflag=direct",
-        "conv=fsync", "status=none")
-    with open(BACKING_FILE, "rb") as f:
-        assert f.read(len(data)) == data, "backing file differs"
-
-
 @pytest.mark.parametrize("psk", [None, "yes"], ids=["default", "psk-yes"])
 def test_nvme_psk_sessions_get_tickets_only_when_enabled(
         handshaked_only, keys, agent, nvme_target, nvme_host, psk):
@@ -265,7 +267,7 @@ def test_nvme_psk_sessions_get_tickets_only_when_enabled(
 
     res = nvme_host.connect()
     assert res.returncode == 0, res.stdout + res.stderr + a.text()
-    nvme_write_and_check(nvme_host)
+    write_and_check_block(nvme_host, 256 * 1024)
 
     c = counters(a)
     assert c["failed"] == 0, c
@@ -310,13 +312,8 @@ def test_tlshd_client_mounts_from_handshaked_server_issuing_tickets(
                          netns=peer_netns.name)
     server = nfs_server("tls")
 
-    for n in range(2):
-        mount_from_peer(nfs_client, peer_netns, (client_agent, server_agent))
-        write_and_check(nfs_client, server, f"tlshd-client-{n}")
-        nfs_client.umount()
-
-    only_ok(client_agent, 2)
-    only_ok(server_agent, 2)
+    mount_twice_from_peer(nfs_client, peer_netns, server, client_agent,
+                          server_agent, "tlshd-client")
     # tlshd keeps no ticket (it asks for none): both run in full.
     assert outcomes(server_agent, "server") == ["full", "full"], \
         server_agent.text()
@@ -331,13 +328,8 @@ def test_handshaked_client_mounts_from_tlshd_server(
                          name="handshaked", netns=peer_netns.name)
     server = nfs_server("tls")
 
-    for n in range(2):
-        mount_from_peer(nfs_client, peer_netns, (client_agent, server_agent))
-        write_and_check(nfs_client, server, f"tlshd-server-{n}")
-        nfs_client.umount()
-
-    only_ok(client_agent, 2)
-    only_ok(server_agent, 2)
+    mount_twice_from_peer(nfs_client, peer_netns, server, client_agent,
+                          server_agent, "tlshd-server")
     # tlshd sends no ticket: nothing to keep, nothing to offer.
     assert outcomes(client_agent, "client") == ["full", "full"], \
         client_agent.text()
